@@ -1,0 +1,211 @@
+"""Command line: each command parses options, makes one library call, prints a summary.
+
+Errors from the library (:class:`FewLabelsError`) become one-line messages on stderr with
+exit status 2; the traceback is never shown for a user mistake.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import FewLabelsError
+
+app = typer.Typer(
+    help="fewlabels: a calibrated label for every row from a few labels.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+STAGE_TITLES = {"embed": "Embedding texts", "select": "Cross-validating methods"}
+
+
+@contextmanager
+def progress_bars():
+    """Yield a ``progress(stage, done, total)`` callback drawing one bar per stage."""
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err, transient=False, disable=not err.is_terminal)
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(STAGE_TITLES.get(stage, stage), total=total)
+        bars.update(tasks[stage], completed=done, total=total)
+
+    with bars:
+        yield update
+
+
+@contextmanager
+def user_errors():
+    try:
+        yield
+    except FewLabelsError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; run the same command again to resume (finished embeddings are cached)")
+        raise typer.Exit(130) from None
+
+
+def _classes(classes: Optional[str], classes_file: Optional[Path]):
+    from .classes import parse_classes, read_classes_file
+    from .errors import ConfigError
+
+    if classes and classes_file:
+        raise ConfigError("give either --classes or --classes-file, not both")
+    if classes:
+        return parse_classes(classes)
+    if classes_file:
+        return read_classes_file(classes_file)
+    return None
+
+
+def _fmt_est(est) -> str:
+    if not est:
+        return "n/a (too few labels)"
+    return f"{est['value']:.3f}  (95% interval {est['low']:.3f}-{est['high']:.3f}, {est['n_labels']} labels)"
+
+
+def _print_summary(report: dict) -> None:
+    t = Table(title="fewlabels", show_header=False, box=None)
+    t.add_row("chosen method", report["method"])
+    t.add_row("estimated accuracy", _fmt_est(report["estimated_accuracy"]))
+    cal = report["calibration"]
+    if "ece_after" in cal:
+        t.add_row("calibration error (ECE)", f"{cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T={cal['temperature']:.2f})")
+    t.add_row("rows", f"{report['n_rows']} ({report['n_given']} given)")
+    out.print(t)
+    if report["candidates"]:
+        c = Table(title="candidates (out-of-fold accuracy on the given labels)")
+        for col in ("method", "accuracy", "95% interval", "seconds"):
+            c.add_column(col)
+        for name, s in sorted(report["candidates"].items(), key=lambda kv: -kv[1]["accuracy"]):
+            c.add_row(name, f"{s['accuracy']:.3f}", f"{s['low']:.3f}-{s['high']:.3f}", f"{s['seconds']:.1f}")
+        out.print(c)
+    for w in ([report["fallback"]] if report.get("fallback") else []) + report.get("warnings", []):
+        err.print(f"[yellow]note:[/] {w}", highlight=False)
+
+
+@app.command()
+def label(
+    input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl or .parquet."),
+    out_path: Path = typer.Option(..., "--out", "-o", help="Output table (format from its extension)."),
+    text_column: str = typer.Option("text", help="Column holding the texts."),
+    label_column: Optional[str] = typer.Option(None, help="Column of given labels, empty where unknown. "
+                                               "Default: 'label' if the table has it."),
+    classes: Optional[str] = typer.Option(None, help="Class names, comma-separated (allows classes with no label)."),
+    classes_file: Optional[Path] = typer.Option(None, help="One class per line, optionally 'name: description'."),
+    method: str = typer.Option("auto", help="'auto' (cross-validated choice) or a method from `fewlabels methods`."),
+    report: Optional[Path] = typer.Option(None, help="Write a JSON report (estimate, candidates, timings) here."),
+    save_model: Optional[Path] = typer.Option(None, help="Save the end model to this folder (npz + json)."),
+    vectors: Optional[Path] = typer.Option(None, help="Precomputed embeddings (.npy, one row per table row)."),
+    vectors_column: Optional[str] = typer.Option(None, help="Column holding precomputed embeddings as lists."),
+    encoder: Optional[Path] = typer.Option(None, help="Local sentence-transformers folder (default: packaged all-MiniLM-L6-v2)."),
+    cache: Optional[Path] = typer.Option(None, help="Embedding cache database (default: $FEWLABELS_CACHE or ~/.cache/fewlabels)."),
+    folds: int = typer.Option(5, min=2, help="Cross-validation folds over the given labels."),
+    seed: int = typer.Option(0, help="Random seed; the same seed gives the same output."),
+):
+    """Label every row of a table from a few given labels, with calibrated confidences."""
+    with user_errors():
+        from .embed import EmbeddingCache
+        from .pipeline import label_table
+
+        spec = _classes(classes, classes_file)
+        with progress_bars() as progress:
+            result = label_table(input, out_path, text_column=text_column, label_column=label_column, classes=spec,
+                                 vectors=vectors, vectors_column=vectors_column, encoder_path=encoder,
+                                 cache=EmbeddingCache(cache) if cache else None, method=method, report_path=report,
+                                 save_model=save_model, n_splits=folds, random_state=seed, progress=progress)
+        _print_summary(result.report)
+        out.print(f"wrote {out_path}" + (f", {report}" if report else "") + (f", model in {save_model}" if save_model else ""))
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., help="Folder written by `fewlabels label --save-model`."),
+    input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl or .parquet."),
+    out_path: Path = typer.Option(..., "--out", "-o", help="Output table (format from its extension)."),
+    text_column: str = typer.Option("text", help="Column holding the texts."),
+    vectors: Optional[Path] = typer.Option(None, help="Precomputed embeddings (.npy) instead of texts."),
+    vectors_column: Optional[str] = typer.Option(None, help="Column holding precomputed embeddings as lists."),
+    encoder: Optional[Path] = typer.Option(None, help="Encoder folder (default: the one the model was trained with)."),
+    cache: Optional[Path] = typer.Option(None, help="Embedding cache database."),
+):
+    """Apply a saved end model to new rows."""
+    with user_errors():
+        from .embed import EmbeddingCache
+        from .pipeline import predict_table
+
+        with progress_bars() as progress:
+            P = predict_table(model_dir, input, out_path, text_column=text_column, vectors=vectors,
+                              vectors_column=vectors_column, encoder_path=encoder,
+                              cache=EmbeddingCache(cache) if cache else None, progress=progress)
+        out.print(f"wrote {out_path} ({len(P)} rows)")
+
+
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("fewlabels-demo"), help="Folder for input.csv, labeled.csv and report.json."),
+    labels: int = typer.Option(50, min=2, help="How many rows keep their label."),
+    seed: int = typer.Option(0, help="Random seed for which rows keep their label."),
+    cache: Optional[Path] = typer.Option(None, help="Embedding cache database."),
+):
+    """Run the whole path on the bundled SMS Spam sample (2,000 rows) with a few labels,
+    and print the estimated accuracy next to the true accuracy."""
+    with user_errors():
+        from .demo import run_demo
+        from .embed import EmbeddingCache
+
+        with progress_bars() as progress:
+            s = run_demo(out_dir, n_labels=labels, random_state=seed,
+                         cache=EmbeddingCache(cache) if cache else None, progress=progress)
+        _print_summary(s["report"])
+        out.print(f"\nDemo: {s['rows']} SMS messages, {s['given_labels']} given labels, method {s['method']}")
+        out.print(f"  estimated accuracy : {_fmt_est(s['estimated_accuracy'])}")
+        out.print(f"  true accuracy      : {s['true_accuracy']:.3f}  (on the {s['rows'] - s['given_labels']} rows whose label was hidden)")
+        out.print(f"  mean confidence    : {s['mean_confidence']:.3f}")
+        out.print(f"  files in {s['out_dir']}/: input.csv, labeled.csv, report.json")
+
+
+@app.command()
+def methods():
+    """List the labeling methods."""
+    from .labelers.registry import REGISTRY
+
+    t = Table("name", "needs", "what it does")
+    for name, cls in REGISTRY.items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        t.add_row(name, ", ".join(cls.needs) or "-", doc)
+    out.print(t)
+
+
+def version_callback(value: bool):
+    if value:
+        out.print(f"fewlabels {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                       help="Show the version and exit.")):
+    """fewlabels: a calibrated label for every row from a few labels."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

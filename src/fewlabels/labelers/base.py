@@ -1,0 +1,136 @@
+"""The one interface every labeling method implements.
+
+Notation used across fewlabels: n items, d embedding dimensions, k classes.
+
+* ``X`` : (n, d) float embeddings (rows L2-normalised by the methods that need it).
+* ``y`` : (n,) int class codes ``0..k-1``, ``-1`` for unlabeled.
+* ``P`` : (n, k) probabilities, rows sum to 1.
+
+``fit(X, y)`` learns from the whole pool (labeled and unlabeled rows) and returns self;
+``predict_proba(X)`` returns P; ``predict(X)`` returns ``classes_[argmax P]``. Learned
+state ends in ``_``. ``__init__`` only stores parameters.
+
+Transductive methods (label spreading, clustering) compute ``transduction_`` for the pool
+during ``fit``; ``predict_proba`` on the same pool returns it, and on new rows extends it
+by a similarity-weighted vote of the nearest pool items.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import NotFittedError
+from ..graph import knn_search, normalize_rows
+from ..validation import check_X, check_y, infer_n_classes
+
+
+def softmax(Z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, numerically stable; -inf entries get probability 0."""
+    Z = np.asarray(Z, dtype=np.float64)
+    Z = Z - Z.max(axis=1, keepdims=True)
+    E = np.exp(Z)
+    return E / E.sum(axis=1, keepdims=True)
+
+
+class BaseLabeler:
+    """Base class: validation, ``classes_``, ``predict``.
+
+    Subclasses implement ``_fit(X, y)`` (X validated float32, y validated int) and
+    ``_predict_proba(X)``.
+    """
+
+    #: registry name
+    name: ClassVar[str] = ""
+    #: context the method needs from the pipeline, e.g. ("class_embeddings",)
+    needs: ClassVar[tuple[str, ...]] = ()
+    #: smallest number of labeled rows the method can learn from
+    min_labels: ClassVar[int] = 1
+    #: True when the result is defined on the fitted pool (see TransductiveLabeler)
+    transductive: ClassVar[bool] = False
+
+    n_classes: int | None = None
+
+    def fit(self, X, y):
+        X = check_X(X)
+        y = check_y(y, X.shape[0], self.n_classes)
+        self.n_classes_ = infer_n_classes(y, self.n_classes)
+        self.classes_ = np.arange(self.n_classes_)
+        self.n_features_in_ = X.shape[1]
+        if self.transductive:
+            self._X_fit = X
+        self._fit(X, y)
+        self.fitted_ = True
+        return self
+
+    def _check_fitted(self):
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(X, y) first")
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of shape (n_samples, n_classes); rows sum to 1."""
+        self._check_fitted()
+        X = check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            from ..errors import InputError
+
+            raise InputError(
+                f"X has {X.shape[1]} features but {type(self).__name__} was fitted with {self.n_features_in_}"
+            )
+        P = self._predict_proba(X)
+        return P
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def get_params(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if not hasattr(v, "shape"))
+        return f"{type(self).__name__}({params})"
+
+    # -- to implement -------------------------------------------------------------
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TransductiveLabeler(BaseLabeler):
+    """A labeler whose result is defined on the pool it was fitted on.
+
+    Subclasses set ``self.transduction_`` (n, k) in ``_fit``. ``predict_proba`` on the
+    fitted pool returns it; on other rows it averages the pool rows of the
+    ``extend_neighbors`` nearest pool items, weighted by cosine similarity.
+    Extension costs O(m · n · d) for m new rows with exact search.
+    """
+
+    transductive = True
+    extend_neighbors: int = 10
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if X.shape == self._X_fit.shape and (X is self._X_fit or np.array_equal(X, self._X_fit)):
+            return self.transduction_.copy()
+        base = normalize_rows(self._X_fit)
+        k = min(self.extend_neighbors, base.shape[0])
+        sims, idx = knn_search(base, normalize_rows(X), k)
+        w = np.clip(sims, 1e-6, None)
+        P = np.einsum("mk,mkc->mc", w, self.transduction_[idx])
+        return P / P.sum(axis=1, keepdims=True)
+
+
+def labeled_mask(y: np.ndarray) -> np.ndarray:
+    return y >= 0
+
+
+def class_means(X: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean embedding of each class's labeled rows (zeros where a class has none) and counts."""
+    m = y >= 0
+    counts = np.bincount(y[m], minlength=n_classes).astype(np.float64)
+    sums = np.zeros((n_classes, X.shape[1]), dtype=np.float64)
+    np.add.at(sums, y[m], X[m])
+    means = sums / np.maximum(counts, 1)[:, None]
+    return means.astype(np.float32), counts

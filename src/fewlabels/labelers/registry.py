@@ -1,0 +1,45 @@
+"""Names of the labeling methods, read by the CLI, the selection step, the benchmark and
+the contract tests. Adding a method = one file in this folder + one line here."""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from .base import BaseLabeler
+from .logistic import LogisticLabeler
+from .prototype import PrototypeLabeler
+from .spreading import LabelSpreadingLabeler
+from .zeroshot import ZeroShotLabeler
+
+REGISTRY: dict[str, type[BaseLabeler]] = {
+    cls.name: cls
+    for cls in (
+        LogisticLabeler,
+        ZeroShotLabeler,
+        PrototypeLabeler,
+        LabelSpreadingLabeler,
+    )
+}
+
+#: context keys the pipeline may hand to a method's constructor
+CONTEXT_KEYS = ("class_embeddings", "graph", "n_classes", "random_state")
+
+
+def get_labeler_class(name: str) -> type[BaseLabeler]:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown method {name!r}; choose one of: {', '.join(REGISTRY)}") from None
+
+
+def make_labeler(name: str, **context) -> BaseLabeler:
+    """Build labeler ``name``, passing it the context keys its constructor accepts."""
+    import inspect
+
+    cls = get_labeler_class(name)
+    accepted = inspect.signature(cls.__init__).parameters
+    return cls(**{k: v for k, v in context.items() if k in accepted and k in CONTEXT_KEYS})
+
+
+def available(name: str, context: dict) -> bool:
+    """Whether the pipeline context holds what method ``name`` needs."""
+    return all(context.get(key) is not None for key in get_labeler_class(name).needs)

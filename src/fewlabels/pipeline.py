@@ -1,0 +1,422 @@
+"""The one place that wires the steps together.
+
+load → embed (cached) → labelers → selection and calibration → end model → report and
+export. :func:`label_arrays` is the array-level core (X, y in; labels, confidences, model and
+report out); :func:`label_table` adds reading a table, embedding and writing the outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import __version__
+from .calibrate import apply_temperature, cross_fitted_ece, fit_temperature
+from .endmodel import EndModel
+from .errors import ConfigError, InputError, where
+from .graph import knn_graph
+from .labelers.registry import REGISTRY, available, get_labeler_class, make_labeler
+from .select import select_labeler
+from .validation import check_X, check_y
+
+from .classes import ClassSpec
+
+#: candidates tried by ``method="auto"``, in order of preference on ties
+AUTO_CANDIDATES = ("logistic", "prototype", "spreading", "zeroshot")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class LabelResult:
+    """What :func:`label_arrays` returns.
+
+    Attributes
+    ----------
+    proba : (n, k) calibrated probabilities of the chosen method (given rows: one-hot)
+    labels : (n,) int codes
+    confidence : (n,) calibrated probability of ``labels``
+    source : (n,) str, "given" or the method's name
+    method : chosen method
+    report : JSON-ready dict
+    end_model : EndModel or None
+    """
+
+    proba: np.ndarray
+    labels: np.ndarray
+    confidence: np.ndarray
+    source: np.ndarray
+    method: str
+    report: dict
+    end_model: EndModel | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _timer():
+    t0 = time.perf_counter()
+    return lambda: round(time.perf_counter() - t0, 3)
+
+
+def label_arrays(
+    X,
+    y,
+    classes: Sequence[str],
+    *,
+    class_embeddings=None,
+    method: str = "auto",
+    candidates: Sequence[str] | None = None,
+    n_splits: int = 5,
+    n_neighbors: int = 10,
+    random_state: int | None = 0,
+    fit_end_model: bool = True,
+    progress: Progress | None = None,
+    timings: dict | None = None,
+) -> LabelResult:
+    """Label every row of ``X`` from the few labels in ``y``.
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+    y : array of shape (n,), int codes into ``classes``, -1 for unlabeled
+    classes : k class names
+    class_embeddings : array (k, d), optional
+        Embeddings of the class names/descriptions (enables zero-shot and lets classes
+        without labels be found).
+    method : "auto" or a registry name
+    candidates : names tried by "auto" (default: :data:`AUTO_CANDIDATES`)
+    """
+    X = check_X(X)
+    k = len(classes)
+    y = check_y(y, X.shape[0], k)
+    timings = {} if timings is None else timings
+    warn: list[str] = []
+    lab = np.flatnonzero(y >= 0)
+    counts = np.bincount(y[lab], minlength=k)
+
+    missing = [classes[c] for c in range(k) if counts[c] == 0]
+    single = [classes[c] for c in range(k) if counts[c] == 1]
+    if missing and len(lab):
+        warn.append(f"{len(missing)} class(es) have no given label ({', '.join(missing[:10])}"
+                    f"{', ...' if len(missing) > 10 else ''}); they can only be found from their names")
+    if single:
+        warn.append(f"{len(single)} class(es) have only one given label ({', '.join(single[:10])}"
+                    f"{', ...' if len(single) > 10 else ''}); the accuracy estimate for them is rough")
+
+    context = {"n_classes": k, "class_embeddings": class_embeddings, "random_state": random_state, "graph": None}
+    if method == "auto":
+        names = list(candidates or AUTO_CANDIDATES)
+    else:
+        get_labeler_class(method)
+        names = [method]
+    for name in names:
+        get_labeler_class(name)
+    unavailable = [n for n in names if not available(n, context)]
+    if method != "auto" and unavailable:
+        need = ", ".join(get_labeler_class(method).needs)
+        raise ConfigError(f"method {method!r} needs {need}: give an encoder (not only --vectors) so class "
+                          "names can be embedded")
+    names = [n for n in names if n not in unavailable]
+
+    fallback = None
+    if len(lab) < 2 or len(np.unique(y[lab])) < 2:
+        # Too few labels to cross-validate: use what works without labels.
+        if method != "auto":
+            if len(lab) < get_labeler_class(method).min_labels:
+                raise InputError(f"method {method!r} needs at least {get_labeler_class(method).min_labels} "
+                                 f"given labels; got {len(lab)}. Label more rows or use zeroshot")
+            chosen = method
+        elif available("zeroshot", context):
+            chosen = "zeroshot" if len(lab) == 0 else "prototype"
+        else:
+            raise InputError(
+                f"only {len(lab)} given label(s) in {len(np.unique(y[lab]))} class(es), and no class names "
+                "can be embedded: label at least two rows of two classes, or give an encoder for zero-shot")
+        fallback = (f"{len(lab)} given label(s): too few to cross-validate, so '{chosen}' was used without "
+                    "an accuracy estimate and its confidence is not calibrated")
+        names = [chosen]
+    elif counts[counts > 0].mean() < 2 or missing:
+        fallback = ("fewer than 2 given labels per class on average, or classes without labels: "
+                    "methods were compared with folds that hide whole classes, so the estimate is rough")
+
+    if "spreading" in names:
+        t = _timer()
+        context["graph"] = knn_graph(X, n_neighbors)
+        timings["graph"] = t()
+
+    selection = None
+    T = 1.0
+    ece = None
+    if fallback is None or len(lab) >= 2 and len(np.unique(y[lab])) >= 2:
+        t = _timer()
+        total = len(names) * min(n_splits, len(lab))
+        done = [0]
+
+        def tick():
+            done[0] += 1
+            if progress:
+                progress("select", done[0], total)
+
+        selection = select_labeler(X, y, names, context, n_splits=n_splits, random_state=random_state, tick=tick)
+        chosen = selection.best
+        timings["select"] = t()
+        t = _timer()
+        oof = selection.scores[chosen].oof_proba
+        T = fit_temperature(oof, selection.y_labeled)
+        ece = cross_fitted_ece(oof, selection.y_labeled, selection.fold_of)
+        timings["calibrate"] = t()
+
+    t = _timer()
+    model = make_labeler(chosen, **context).fit(X, y)
+    P = apply_temperature(model.predict_proba(X), T)
+    timings["label"] = t()
+    labels = P.argmax(axis=1)
+    labels[lab] = y[lab]
+    P[lab] = np.eye(k)[y[lab]]
+    confidence = P[np.arange(len(labels)), labels]
+    source = np.full(len(labels), chosen, dtype=object)
+    source[lab] = "given"
+
+    end_model = None
+    if fit_end_model:
+        t = _timer()
+        end_model = EndModel(random_state=random_state).fit(X, labels, sample_weight=confidence, classes=list(classes))
+        timings["end_model"] = t()
+
+    report = build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings,
+                          random_state, len(X))
+    return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn)
+
+
+def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings, random_state, n):
+    k = len(classes)
+    lab = y >= 0
+    est = None
+    candidates = {}
+    if selection is not None:
+        s = selection.scores[chosen]
+        est = {"value": s.accuracy, "low": s.low, "high": s.high, "n_labels": s.n,
+               "method": "out-of-fold accuracy on the given labels, Wilson 95% interval"}
+        candidates = {name: sc.as_dict() for name, sc in selection.scores.items()}
+    return {
+        "fewlabels_version": __version__,
+        "method": chosen,
+        "estimated_accuracy": est,
+        "candidates": candidates,
+        "calibration": {"temperature": T, **(ece or {}), "measured": "cross-fitted over the folds"}
+        if ece else {"temperature": T, "note": "not calibrated: too few labels"},
+        "fallback": fallback,
+        "warnings": warn,
+        "n_rows": int(n),
+        "n_given": int(lab.sum()),
+        "class_counts": {
+            "given": {classes[c]: int(v) for c, v in enumerate(np.bincount(y[lab], minlength=k))},
+            "labeled": {classes[c]: int(v) for c, v in enumerate(np.bincount(labels, minlength=k))},
+        },
+        "random_state": random_state,
+        "timings_s": timings,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Steps on files
+# ---------------------------------------------------------------------------------------
+
+OUTPUT_COLUMNS = ("fewlabels_label", "fewlabels_confidence", "fewlabels_source")
+
+
+def embed_classes(names: Sequence[str], descriptions: dict | None, encoder, cache=None) -> np.ndarray:
+    """One unit vector per class: the mean embedding of its prompts (see ``class_prompts``)."""
+    from .embed import embed_texts
+    from .graph import normalize_rows
+    from .labelers.zeroshot import class_prompts
+
+    descriptions = descriptions or {}
+    prompts = [class_prompts(n, descriptions.get(n)) for n in names]
+    flat = [p for ps in prompts for p in ps]
+    V = embed_texts(flat, encoder, cache)
+    out, start = [], 0
+    for ps in prompts:
+        out.append(V[start:start + len(ps)].mean(axis=0))
+        start += len(ps)
+    return normalize_rows(np.stack(out))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_encoder(path: str | None):
+    from .embed import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(path)
+
+
+def load_encoder(encoder_path=None):
+    """The encoder for ``encoder_path`` (default: packaged MiniLM), loaded once per process."""
+    return _cached_encoder(None if encoder_path is None else str(Path(encoder_path).resolve()))
+
+
+def _pool_vectors(table, path, *, texts, vectors, vectors_column, encoder, cache, progress):
+    """Item vectors: from a .npy file, a list column, or the encoder (cached)."""
+    from .embed import embed_texts
+    from .io import read_vectors
+    from .io import vectors_column as read_vectors_column
+
+    if vectors is not None and vectors_column is not None:
+        raise ConfigError("give either --vectors or --vectors-column, not both")
+    if vectors is not None:
+        X = read_vectors(vectors)
+        if X.shape[0] != table.num_rows:
+            raise InputError(f"{vectors}: {X.shape[0]} vectors for {table.num_rows} rows of {path}; "
+                             "give one vector per row, in the table's order")
+        return check_X(X, name="vectors", path=vectors)
+    if vectors_column is not None:
+        return check_X(read_vectors_column(table, vectors_column, path), name="vectors", path=path)
+    cb = (lambda done, total: progress("embed", done, total)) if progress else None
+    return embed_texts(texts, encoder, cache, progress=cb)
+
+
+def label_table(
+    input_path,
+    out_path,
+    *,
+    text_column: str = "text",
+    label_column: str | None = None,
+    classes: ClassSpec | None = None,
+    vectors=None,
+    vectors_column: str | None = None,
+    encoder_path=None,
+    cache=None,
+    method: str = "auto",
+    report_path=None,
+    save_model=None,
+    n_splits: int = 5,
+    random_state: int | None = 0,
+    progress: Progress | None = None,
+) -> LabelResult:
+    """Read a table, label every row, write the table with three new columns.
+
+    The output keeps every input column untouched and in order, and adds
+    ``fewlabels_label``, ``fewlabels_confidence`` and ``fewlabels_source``. Outputs are
+    written atomically; the input is never overwritten.
+    """
+    import pyarrow as pa
+
+    from .embed import EmbeddingCache
+    from .io import label_column as read_labels
+    from .io import read_table, same_file, table_format, text_column as read_texts, write_json, write_table
+
+    timings: dict[str, float] = {}
+    for p, opt in ((out_path, "--out"), (report_path, "--report"), (save_model, "--save-model")):
+        if p is not None and same_file(p, input_path):
+            raise InputError(f"{p}: {opt} is the input file; choose another path (the input is never overwritten)")
+    table_format(out_path)
+    t = _timer()
+    table = read_table(input_path)
+    clash = [c for c in OUTPUT_COLUMNS if c in table.column_names]
+    if clash:
+        raise InputError(f"{input_path}: already has column(s) {', '.join(clash)}; rename or drop them first")
+    if label_column is None and "label" in table.column_names:
+        label_column = "label"
+    raw = read_labels(table, label_column, input_path) if label_column else [None] * table.num_rows
+    texts = None
+    if vectors is None and vectors_column is None or text_column in table.column_names:
+        texts = read_texts(table, text_column, input_path)
+
+    if classes is None:
+        seen = sorted({v for v in raw if v is not None})
+        if len(seen) < 2:
+            raise InputError(f"{input_path}, column {label_column!r}: found {len(seen)} distinct label(s) "
+                             f"{seen}; need at least two classes. Label rows of another class, or name the "
+                             "classes with --classes / --classes-file")
+        classes = ClassSpec(seen, {})
+    code = {c: i for i, c in enumerate(classes.names)}
+    y = np.full(table.num_rows, -1, dtype=np.int64)
+    for i, v in enumerate(raw):
+        if v is None:
+            continue
+        if v not in code:
+            raise InputError(f"{where(input_path, label_column, i)}label {v!r} is not one of the classes "
+                             f"({', '.join(classes.names[:20])}); fix the label or add the class")
+        y[i] = code[v]
+    timings["load"] = t()
+
+    t = _timer()
+    cache = cache if cache is not None else EmbeddingCache()
+    need_encoder = (vectors is None and vectors_column is None) or encoder_path is not None
+    encoder = load_encoder(encoder_path) if need_encoder else None
+    X = _pool_vectors(table, input_path, texts=texts, vectors=vectors, vectors_column=vectors_column,
+                      encoder=encoder, cache=cache, progress=progress)
+    C = embed_classes(classes.names, classes.descriptions, encoder, cache) if encoder is not None else None
+    if C is not None and C.shape[1] != X.shape[1]:
+        raise InputError(f"{vectors or input_path}: vectors have dimension {X.shape[1]} but the encoder makes "
+                         f"{C.shape[1]}; use the encoder that made the vectors, or drop --encoder")
+    timings["embed"] = t()
+
+    result = label_arrays(X, y, classes.names, class_embeddings=C, method=method, n_splits=n_splits,
+                          random_state=random_state, progress=progress, timings=timings)
+
+    t = _timer()
+    names = np.asarray(classes.names, dtype=object)
+    out = table
+    out = out.append_column(OUTPUT_COLUMNS[0], pa.array(names[result.labels].tolist(), pa.string()))
+    out = out.append_column(OUTPUT_COLUMNS[1], pa.array(np.round(result.confidence, 6), pa.float64()))
+    out = out.append_column(OUTPUT_COLUMNS[2], pa.array(result.source.tolist(), pa.string()))
+    write_table(out, out_path)
+    if save_model is not None and result.end_model is not None:
+        result.end_model.save(save_model, {
+            "encoder": None if encoder is None else str(encoder.path),
+            "encoder_id": None if encoder is None else encoder.id,
+            "trained_on": str(input_path),
+            "method": result.method,
+        })
+    timings["write"] = t()
+    result.report.update({
+        "input": str(input_path),
+        "output": str(out_path),
+        "text_column": text_column if texts is not None else None,
+        "label_column": label_column,
+        "encoder": None if encoder is None else encoder.id,
+        "classes": classes.names,
+    })
+    result.report["timings_s"] = timings
+    if report_path is not None:
+        write_json(result.report, report_path)
+    return result
+
+
+def predict_table(model_dir, input_path, out_path, *, text_column: str = "text", vectors=None,
+                  vectors_column: str | None = None, encoder_path=None, cache=None,
+                  progress: Progress | None = None) -> np.ndarray:
+    """Apply a saved end model to a table; adds ``fewlabels_label`` and ``fewlabels_confidence``."""
+    import pyarrow as pa
+
+    from .embed import EmbeddingCache
+    from .io import read_table, same_file, table_format, text_column as read_texts, write_table
+
+    if same_file(out_path, input_path):
+        raise InputError(f"{out_path}: --out is the input file; choose another path (the input is never overwritten)")
+    table_format(out_path)
+    model, meta = EndModel.load(model_dir)
+    table = read_table(input_path)
+    clash = [c for c in OUTPUT_COLUMNS[:2] if c in table.column_names]
+    if clash:
+        raise InputError(f"{input_path}: already has column(s) {', '.join(clash)}; rename or drop them first")
+    encoder = None
+    texts = None
+    if vectors is None and vectors_column is None:
+        texts = read_texts(table, text_column, input_path)
+        encoder = load_encoder(encoder_path or meta.get("encoder"))
+        if meta.get("encoder_id") and encoder.id != meta["encoder_id"]:
+            raise InputError(f"{model_dir}: the model was trained with encoder {meta['encoder_id']} but "
+                             f"{encoder.id} is loaded; pass --encoder with the original model folder")
+    X = _pool_vectors(table, input_path, texts=texts, vectors=vectors, vectors_column=vectors_column,
+                      encoder=encoder, cache=cache if cache is not None else EmbeddingCache(), progress=progress)
+    P = model.predict_proba(X)
+    idx = P.argmax(axis=1)
+    out = table.append_column(OUTPUT_COLUMNS[0], pa.array(model.classes_[idx].tolist(), pa.string()))
+    out = out.append_column(OUTPUT_COLUMNS[1], pa.array(np.round(P.max(axis=1), 6), pa.float64()))
+    write_table(out, out_path)
+    return P
