@@ -125,6 +125,7 @@ def run_info() -> dict:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
         "python": platform.python_version(),
         "versions": {"fewlabels": fewlabels.__version__, "numpy": numpy.__version__,
                      "scikit-learn": sklearn.__version__},
@@ -132,9 +133,11 @@ def run_info() -> dict:
 
 
 def print_run_info(info: dict) -> None:
+    """Print the header every benchmark starts with: command line, date, machine."""
+    versions = " ".join(f"{k} {v}" for k, v in info["versions"].items())
     print(f"$ {info['command']}")
-    print(f"date {info['date']} | {info['platform']} | {info['cpu_count']} CPUs | python {info['python']} | "
-          + " ".join(f"{k} {v}" for k, v in info["versions"].items()), flush=True)
+    print(f"date {info['date']} | {info['platform']} | {info['cpu_count']} CPUs "
+          f"(load {info['load_average'][0]}) | python {info['python']} | {versions}", flush=True)
 
 
 def _cell(v) -> str:
@@ -151,7 +154,9 @@ def format_table(headers: list[str], rows: list[list], markdown: bool = False) -
     Floats are shown with 3 decimals, None as "-".
     """
     cells = [[_cell(v) for v in r] for r in rows]
-    if markdown:
+    if markdown:  # a literal "|" would end the cell
+        headers = [h.replace("|", "\\|") for h in headers]
+        cells = [[c.replace("|", "\\|") for c in r] for r in cells]
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells])
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]

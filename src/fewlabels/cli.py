@@ -52,7 +52,8 @@ def user_errors():
     try:
         yield
     except FewLabelsError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print("[bold red]error:[/] ", end="", highlight=False)
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("interrupted; run the same command again to resume (finished embeddings are cached)")
@@ -95,14 +96,15 @@ def _print_summary(report: dict) -> None:
             c.add_row(name, f"{s['accuracy']:.3f}", f"{s['low']:.3f}-{s['high']:.3f}", f"{s['seconds']:.1f}")
         out.print(c)
     for w in ([report["fallback"]] if report.get("fallback") else []) + report.get("warnings", []):
-        err.print(f"[yellow]note:[/] {w}", highlight=False)
+        err.print("[yellow]note:[/] ", end="", highlight=False)
+        err.print(w, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
 def label(
     input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl or .parquet."),
     out_path: Path = typer.Option(..., "--out", "-o", help="Output table (format from its extension)."),
-    text_column: str = typer.Option("text", help="Column holding the texts."),
+    text_column: Optional[str] = typer.Option(None, help="Column holding the texts [default: text]."),
     label_column: Optional[str] = typer.Option(None, help="Column of given labels, empty where unknown. "
                                                "Default: 'label' if the table has it."),
     classes: Optional[str] = typer.Option(None, help="Class names, comma-separated (allows classes with no label)."),
@@ -129,7 +131,8 @@ def label(
                                  cache=EmbeddingCache(cache) if cache else None, method=method, report_path=report,
                                  save_model=save_model, n_splits=folds, random_state=seed, progress=progress)
         _print_summary(result.report)
-        out.print(f"wrote {out_path}" + (f", {report}" if report else "") + (f", model in {save_model}" if save_model else ""))
+        out.print(f"wrote {out_path}" + (f", {report}" if report else "") + (f", model in {save_model}" if save_model else ""),
+                  soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -152,7 +155,7 @@ def predict(
             P = predict_table(model_dir, input, out_path, text_column=text_column, vectors=vectors,
                               vectors_column=vectors_column, encoder_path=encoder,
                               cache=EmbeddingCache(cache) if cache else None, progress=progress)
-        out.print(f"wrote {out_path} ({len(P)} rows)")
+        out.print(f"wrote {out_path} ({len(P)} rows)", soft_wrap=True)
 
 
 @app.command()

@@ -44,9 +44,13 @@ class EndModel:
         """``labels``: int codes 0..k-1 for every row; ``classes``: k class names."""
         X = check_X(X)
         labels = np.asarray(labels, dtype=np.int64)
+        if labels.shape != (X.shape[0],):
+            raise InputError(f"labels must have shape ({X.shape[0]},) to match X; got {labels.shape}")
         k = len(classes) if classes is not None else int(labels.max()) + 1
         self.classes_ = np.asarray(classes if classes is not None else np.arange(k), dtype=object)
         present = np.unique(labels)
+        if present.min() < 0 or present.max() >= k:
+            raise InputError(f"labels must be codes 0..{k - 1}; got {present.min()}..{present.max()}")
         self.coef_ = np.zeros((k, X.shape[1]), dtype=np.float32)
         self.intercept_ = np.full(k, -np.inf, dtype=np.float64)
         if len(present) == 1:
@@ -75,13 +79,19 @@ class EndModel:
         return softmax(X.astype(np.float64) @ self.coef_.T.astype(np.float64) + self.intercept_)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        P = self.predict_proba(X)
+        return self.classes_[P.argmax(axis=1)]
 
     def save(self, directory, metadata: dict | None = None) -> Path:
         """Write ``model.npz`` and ``model.json`` into ``directory`` atomically."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("EndModel is not fitted; call fit before save")
         directory = Path(directory)
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)
         try:
             np.savez(tmp / "model.npz", coef=self.coef_, intercept=self.intercept_)
             meta = {"format_version": FORMAT_VERSION, "kind": "fewlabels.EndModel",

@@ -61,11 +61,15 @@ def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = 100_000) -> sp.csr
     check_in_range("n_neighbors", n_neighbors, 1)
     k = min(n_neighbors + 1, n)
     sims, idx = knn_search(X, X, k, exact_limit=exact_limit)
-    rows = np.repeat(np.arange(n), k)
-    cols = idx.ravel()
-    vals = np.clip(sims.ravel(), 0.0, None)
-    keep = (cols >= 0) & (cols != rows) & (vals > 0)
-    W = sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(n, n), dtype=np.float32)
+    rows = np.repeat(np.arange(n), k).reshape(n, k)
+    # Drop the row itself; with exact duplicates self may not be returned, so keep at most
+    # n_neighbors others per row either way.
+    keep = (idx >= 0) & (idx != rows)
+    keep &= np.cumsum(keep, axis=1) <= n_neighbors
+    vals = np.clip(sims, 0.0, 1.0)
+    keep &= vals > 0
+    rows, cols, vals = rows[keep], idx[keep], vals[keep]
+    W = sp.csr_matrix((vals, (rows, cols)), shape=(n, n), dtype=np.float32)
     W = W.maximum(W.T).tocsr()
     W.eliminate_zeros()
     return W

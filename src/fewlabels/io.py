@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,8 +41,8 @@ def read_table(path) -> pa.Table:
     fmt = table_format(path)
     if not path.exists():
         raise InputError(f"{path}: file not found; check the path")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the path of a {'/'.join(sorted(set(FORMATS)))} file")
     try:
         if fmt in ("csv", "tsv"):
             table = _read_delimited(path, "\t" if fmt == "tsv" else ",")
@@ -57,7 +58,10 @@ def read_table(path) -> pa.Table:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError, csv.Error) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: cannot read as {fmt.upper()} ({msg}); check the file is valid UTF-8 {fmt.upper()}") from exc
+        # pyarrow counts JSON rows from 0; fewlabels counts data rows from 1
+        msg = re.sub(r"in row (\d+)", lambda m: f"in row {int(m.group(1)) + 1}", msg)
+        what = "a Parquet file" if fmt == "parquet" else f"valid UTF-8 {fmt.upper()}"
+        raise InputError(f"{path}: cannot read as {fmt.upper()} ({msg}); check the file is {what}") from exc
     if table.num_rows == 0:
         raise InputError(f"{path}: the table has no data rows; give a file with at least one row")
     return table
@@ -127,7 +131,8 @@ def read_vectors(path) -> np.ndarray:
     try:
         V = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
-        raise InputError(f"{path}: cannot read as a numpy .npy array ({exc})") from exc
+        raise InputError(f"{path}: not a readable .npy array of numbers; save the vectors with "
+                         "numpy.save(path, array) from a float array of shape (rows, dimensions)") from exc
     if V.ndim != 2 or not np.issubdtype(V.dtype, np.number):
         raise InputError(f"{path}: vectors must be a numeric 2-D array (rows × dimensions); got shape {V.shape}")
     return V
@@ -148,18 +153,43 @@ def vectors_column(table: pa.Table, column: str, path) -> np.ndarray:
         raise InputError(f"{where(path, column)}vectors must hold numbers ({exc})") from exc
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_writable(path, option: str) -> None:
+    """Raise InputError unless ``path`` can be created: its nearest existing ancestor must be
+    a writable folder, and ``path`` itself must not be a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: {option} is a folder; give a file path")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise InputError(f"{path}: cannot write {option} there ({parent} is not a writable folder); "
+                         "choose another path")
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed and ``path`` is left as it was. The file
+    gets the usual permissions (0666 less the umask).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write here ({exc.strerror or exc}); choose another path") from exc
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -21,13 +21,13 @@ from .endmodel import EndModel
 from .errors import ConfigError, InputError, where
 from .graph import knn_graph
 from .labelers.registry import REGISTRY, available, get_labeler_class, make_labeler
-from .select import select_labeler
+from .select import select_labeler, wilson_interval
 from .validation import check_X, check_y
 
 from .classes import ClassSpec
 
 #: candidates tried by ``method="auto"``, in order of preference on ties
-AUTO_CANDIDATES = ("logistic", "prototype", "spreading", "zeroshot")
+AUTO_CANDIDATES = ("logistic", "prototype", "spreading", "clustering", "zeroshot", "ensemble")
 
 Progress = Callable[[str, int, int], None]
 
@@ -143,7 +143,7 @@ def label_arrays(
         fallback = ("fewer than 2 given labels per class on average, or classes without labels: "
                     "methods were compared with folds that hide whole classes, so the estimate is rough")
 
-    if "spreading" in names:
+    if any(n in ("spreading", "clustering", "ensemble") for n in names):
         t = _timer()
         context["graph"] = knn_graph(X, n_neighbors)
         timings["graph"] = t()
@@ -153,15 +153,8 @@ def label_arrays(
     ece = None
     if fallback is None or len(lab) >= 2 and len(np.unique(y[lab])) >= 2:
         t = _timer()
-        total = len(names) * min(n_splits, len(lab))
-        done = [0]
-
-        def tick():
-            done[0] += 1
-            if progress:
-                progress("select", done[0], total)
-
-        selection = select_labeler(X, y, names, context, n_splits=n_splits, random_state=random_state, tick=tick)
+        selection = select_labeler(X, y, names, context, n_splits=n_splits, random_state=random_state,
+                                   progress=(lambda d, n: progress("select", d, n)) if progress else None)
         chosen = selection.best
         timings["select"] = t()
         t = _timer()
@@ -199,8 +192,11 @@ def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, 
     candidates = {}
     if selection is not None:
         s = selection.scores[chosen]
-        est = {"value": s.accuracy, "low": s.low, "high": s.high, "n_labels": s.n,
-               "method": "out-of-fold accuracy on the given labels, Wilson 95% interval"}
+        value = selection.corrected_accuracy
+        low, high = wilson_interval(value * s.n, s.n)
+        est = {"value": value, "low": low, "high": high, "n_labels": s.n, "uncorrected": s.accuracy,
+               "method": "out-of-fold accuracy on the given labels, corrected for the optimism of picking "
+                         "the best method (bootstrap, BBC-CV); Wilson 95% interval"}
         candidates = {name: sc.as_dict() for name, sc in selection.scores.items()}
     return {
         "fewlabels_version": __version__,
@@ -282,7 +278,7 @@ def label_table(
     input_path,
     out_path,
     *,
-    text_column: str = "text",
+    text_column: str | None = None,
     label_column: str | None = None,
     classes: ClassSpec | None = None,
     vectors=None,
@@ -306,13 +302,10 @@ def label_table(
 
     from .embed import EmbeddingCache
     from .io import label_column as read_labels
-    from .io import read_table, same_file, table_format, text_column as read_texts, write_json, write_table
+    from .io import read_table, text_column as read_texts, write_json, write_table
 
     timings: dict[str, float] = {}
-    for p, opt in ((out_path, "--out"), (report_path, "--report"), (save_model, "--save-model")):
-        if p is not None and same_file(p, input_path):
-            raise InputError(f"{p}: {opt} is the input file; choose another path (the input is never overwritten)")
-    table_format(out_path)
+    check_outputs(input_path, out_path=out_path, report_path=report_path, save_model=save_model)
     t = _timer()
     table = read_table(input_path)
     clash = [c for c in OUTPUT_COLUMNS if c in table.column_names]
@@ -322,10 +315,14 @@ def label_table(
         label_column = "label"
     raw = read_labels(table, label_column, input_path) if label_column else [None] * table.num_rows
     texts = None
-    if vectors is None and vectors_column is None or text_column in table.column_names:
-        texts = read_texts(table, text_column, input_path)
+    if text_column is not None or (vectors is None and vectors_column is None) or "text" in table.column_names:
+        texts = read_texts(table, text_column or "text", input_path)
 
     if classes is None:
+        if label_column is None:
+            raise InputError(f"{input_path}: no label column (no column 'label'; the table has "
+                             f"{', '.join(map(repr, table.column_names))}) and no classes named. Pass "
+                             "--label-column NAME, or name the classes with --classes / --classes-file")
         seen = sorted({v for v in raw if v is not None})
         if len(seen) < 2:
             raise InputError(f"{input_path}, column {label_column!r}: found {len(seen)} distinct label(s) "
@@ -364,7 +361,6 @@ def label_table(
     out = out.append_column(OUTPUT_COLUMNS[0], pa.array(names[result.labels].tolist(), pa.string()))
     out = out.append_column(OUTPUT_COLUMNS[1], pa.array(np.round(result.confidence, 6), pa.float64()))
     out = out.append_column(OUTPUT_COLUMNS[2], pa.array(result.source.tolist(), pa.string()))
-    write_table(out, out_path)
     if save_model is not None and result.end_model is not None:
         result.end_model.save(save_model, {
             "encoder": None if encoder is None else str(encoder.path),
@@ -372,11 +368,12 @@ def label_table(
             "trained_on": str(input_path),
             "method": result.method,
         })
+    write_table(out, out_path)
     timings["write"] = t()
     result.report.update({
         "input": str(input_path),
         "output": str(out_path),
-        "text_column": text_column if texts is not None else None,
+        "text_column": (text_column or "text") if texts is not None else None,
         "label_column": label_column,
         "encoder": None if encoder is None else encoder.id,
         "classes": classes.names,
@@ -387,6 +384,25 @@ def label_table(
     return result
 
 
+def check_outputs(input_path, **outputs) -> None:
+    """Fail before any work if an output is the input, two outputs coincide, an output
+    format is unknown, or an output cannot be written. ``outputs``: option name → path."""
+    from .io import check_writable, same_file, table_format
+
+    given = {"--" + k.replace("_path", "").replace("_", "-"): v for k, v in outputs.items() if v is not None}
+    for opt, p in given.items():
+        if same_file(p, input_path):
+            raise InputError(f"{p}: {opt} is the input file; choose another path (the input is never overwritten)")
+        check_writable(p, opt)
+    if "--out" in given:
+        table_format(given["--out"])
+    opts = list(given)
+    for i, a in enumerate(opts):
+        for b in opts[i + 1:]:
+            if same_file(given[a], given[b]):
+                raise InputError(f"{given[a]}: {a} and {b} name the same path; give each its own")
+
+
 def predict_table(model_dir, input_path, out_path, *, text_column: str = "text", vectors=None,
                   vectors_column: str | None = None, encoder_path=None, cache=None,
                   progress: Progress | None = None) -> np.ndarray:
@@ -394,11 +410,9 @@ def predict_table(model_dir, input_path, out_path, *, text_column: str = "text",
     import pyarrow as pa
 
     from .embed import EmbeddingCache
-    from .io import read_table, same_file, table_format, text_column as read_texts, write_table
+    from .io import read_table, text_column as read_texts, write_table
 
-    if same_file(out_path, input_path):
-        raise InputError(f"{out_path}: --out is the input file; choose another path (the input is never overwritten)")
-    table_format(out_path)
+    check_outputs(input_path, out_path=out_path)
     model, meta = EndModel.load(model_dir)
     table = read_table(input_path)
     clash = [c for c in OUTPUT_COLUMNS[:2] if c in table.column_names]
@@ -414,6 +428,9 @@ def predict_table(model_dir, input_path, out_path, *, text_column: str = "text",
                              f"{encoder.id} is loaded; pass --encoder with the original model folder")
     X = _pool_vectors(table, input_path, texts=texts, vectors=vectors, vectors_column=vectors_column,
                       encoder=encoder, cache=cache if cache is not None else EmbeddingCache(), progress=progress)
+    if X.shape[1] != model.n_features_in_:
+        raise InputError(f"{vectors or input_path}: vectors have dimension {X.shape[1]} but the model in "
+                         f"{model_dir} expects {model.n_features_in_}; use the encoder the model was trained with")
     P = model.predict_proba(X)
     idx = P.argmax(axis=1)
     out = table.append_column(OUTPUT_COLUMNS[0], pa.array(model.classes_[idx].tolist(), pa.string()))

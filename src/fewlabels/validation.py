@@ -26,7 +26,7 @@ def check_X(X, *, name: str = "X", path=None) -> np.ndarray:
         rows = np.flatnonzero(bad)
         more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
         raise InputError(
-            f"{where(path, row=rows[0])}{name} holds NaN or infinite values{more}; "
+            f"{where(path, row=rows[0])}NaN or infinite value in {name}{more}; "
             "recompute those vectors or drop those rows"
         )
     return np.ascontiguousarray(X)

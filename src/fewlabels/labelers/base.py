@@ -78,11 +78,12 @@ class BaseLabeler:
             raise InputError(
                 f"X has {X.shape[1]} features but {type(self).__name__} was fitted with {self.n_features_in_}"
             )
-        P = self._predict_proba(X)
-        return P
+        return np.asarray(self._predict_proba(X), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        """Class codes of shape (n_samples,): ``classes_[argmax predict_proba]``."""
+        P = self.predict_proba(X)
+        return self.classes_[np.argmax(P, axis=1)]
 
     def get_params(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError, InputError
 from ..graph import normalize_rows
 from .base import BaseLabeler, class_means, softmax
 
@@ -43,12 +44,17 @@ class PrototypeLabeler(BaseLabeler):
         Xn = normalize_rows(X)
         means, counts = class_means(Xn, y, self.n_classes_)
         sums = means * counts[:, None]
-        if self.class_embeddings is not None and np.shape(self.class_embeddings) == (self.n_classes_, X.shape[1]):
+        if self.class_embeddings is not None:
+            if np.shape(self.class_embeddings) != (self.n_classes_, X.shape[1]):
+                raise ConfigError(f"class_embeddings has shape {np.shape(self.class_embeddings)}; expected "
+                                  f"({self.n_classes_}, {X.shape[1]}): one row per class, same encoder as X")
             T = normalize_rows(np.asarray(self.class_embeddings, dtype=np.float32))
             sums = sums + self.text_weight * T
             counts = counts + self.text_weight
         self.prototypes_ = normalize_rows(sums / np.maximum(counts, 1e-12)[:, None])
         self.has_prototype_ = counts > 0
+        if not self.has_prototype_.any():
+            raise InputError("prototype needs at least one labeled row or class_embeddings; got neither")
 
     def _predict_proba(self, X):
         Z = self.scale * normalize_rows(X) @ self.prototypes_.T

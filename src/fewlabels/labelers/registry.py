@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import BaseLabeler
+from .clustering import LaplacianClusteringLabeler
+from .ensemble import MeanEnsembleLabeler
 from .logistic import LogisticLabeler
 from .prototype import PrototypeLabeler
 from .spreading import LabelSpreadingLabeler
@@ -17,6 +19,8 @@ REGISTRY: dict[str, type[BaseLabeler]] = {
         ZeroShotLabeler,
         PrototypeLabeler,
         LabelSpreadingLabeler,
+        LaplacianClusteringLabeler,
+        MeanEnsembleLabeler,
     )
 }
 

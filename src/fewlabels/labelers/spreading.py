@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
+from ..validation import check_in_range
 from ..graph import knn_graph
 from .base import TransductiveLabeler
 
@@ -61,6 +62,10 @@ class LabelSpreadingLabeler(TransductiveLabeler):
         self.random_state = random_state
 
     def _fit(self, X, y):
+        check_in_range("alpha", self.alpha, 0, low_open=True)
+        if self.alpha >= 1:
+            raise ConfigError(f"alpha={self.alpha!r} is out of range; it must be < 1")
+        check_in_range("max_iter", self.max_iter, 1)
         n, k = X.shape[0], self.n_classes_
         W = self.graph if self.graph is not None else knn_graph(X, self.n_neighbors)
         if W.shape != (n, n):

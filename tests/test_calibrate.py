@@ -1,0 +1,117 @@
+"""Temperature scaling recovers a known temperature; ECE separates calibrated from overconfident."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fewlabels.calibrate import (
+    EPS,
+    apply_temperature,
+    cross_fitted_ece,
+    expected_calibration_error,
+    fit_temperature,
+)
+from fewlabels.labelers.base import softmax
+
+
+def sample_labels(P, rng):
+    """One class per row drawn from that row's distribution."""
+    u = rng.random((P.shape[0], 1))
+    return np.minimum((P.cumsum(axis=1) < u).sum(axis=1), P.shape[1] - 1)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """Logits L; true labels drawn from softmax(L / 2), so softmax(L) is overconfident by T=2."""
+    rng = np.random.default_rng(0)
+    n, k, T_true = 20_000, 5, 2.0
+    L = 2.5 * rng.normal(size=(n, k))
+    P_true = softmax(L / T_true)
+    y = sample_labels(P_true, rng)
+    return softmax(L), P_true, y, T_true
+
+
+def test_apply_temperature_one_is_identity_after_clipping():
+    P = np.array([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0], [0.25, 0.25, 0.5]])
+    expected = np.clip(P, EPS, 1.0)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(apply_temperature(P, 1.0), expected, rtol=1e-12)
+
+
+def test_apply_temperature_hand_computed():
+    P = np.array([[0.8, 0.2]])
+    # T = 2: p ∝ sqrt(p) -> (sqrt(.8), sqrt(.2)) / sum = (2/3, 1/3)
+    np.testing.assert_allclose(apply_temperature(P, 2.0), [[2 / 3, 1 / 3]], rtol=1e-12)
+
+
+def test_higher_temperature_flattens_and_keeps_order(synthetic):
+    P = synthetic[0][:500]
+    prev_max = P.max(axis=1)
+    for T in (1.5, 3.0, 10.0):
+        Q = apply_temperature(P, T)
+        np.testing.assert_allclose(Q.sum(axis=1), 1.0)
+        np.testing.assert_array_equal(Q.argmax(axis=1), P.argmax(axis=1))
+        assert (Q.max(axis=1) <= prev_max + 1e-12).all()
+        prev_max = Q.max(axis=1)
+    np.testing.assert_allclose(apply_temperature(P, 1e6), 1 / P.shape[1], atol=1e-4)
+    # T < 1 sharpens
+    assert (apply_temperature(P, 0.5).max(axis=1) >= P.max(axis=1) - 1e-12).all()
+
+
+def test_fit_temperature_recovers_known_temperature(synthetic):
+    P, _, y, T_true = synthetic
+    T = fit_temperature(P, y)
+    assert abs(T - T_true) < 0.2, T
+
+
+def test_fit_temperature_on_calibrated_input_is_near_one(synthetic):
+    _, P_true, y, _ = synthetic
+    assert abs(fit_temperature(P_true, y) - 1.0) < 0.1
+
+
+def test_fit_temperature_without_labels_is_one():
+    assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 1.0
+
+
+def test_fit_temperature_stays_in_bounds():
+    # every prediction right and confident: NLL keeps falling as T -> 0, so the bound holds it
+    P = np.array([[0.9, 0.1], [0.2, 0.8]] * 10)
+    y = np.array([0, 1] * 10)
+    assert fit_temperature(P, y, bounds=(0.5, 4.0)) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_ece_small_when_calibrated_large_when_overconfident(synthetic):
+    P, P_true, y, _ = synthetic
+    ece_true = expected_calibration_error(P_true, y)
+    ece_over = expected_calibration_error(P, y)
+    assert ece_true < 0.03
+    assert ece_over > 0.1
+    # fixing the temperature removes most of it
+    assert expected_calibration_error(apply_temperature(P, 2.0), y) < 0.03
+
+
+def test_ece_hand_computed():
+    # two rows in the 0.9 bin, one right (acc .5, conf .9); one row in the 0.6 bin, right
+    P = np.array([[0.9, 0.1], [0.1, 0.9], [0.6, 0.4]])
+    y = np.array([0, 0, 0])
+    expected = (abs(0.5 - 0.9) * 2 + abs(1.0 - 0.6) * 1) / 3
+    assert expected_calibration_error(P, y, n_bins=10) == pytest.approx(expected)
+    assert np.isnan(expected_calibration_error(np.zeros((0, 2)), np.zeros(0, dtype=int)))
+
+
+def test_cross_fitted_ece_returns_both_and_improves_overconfident(synthetic):
+    P, _, y, _ = synthetic
+    P, y = P[:4000], y[:4000]
+    fold_of = np.arange(len(y)) % 5
+    out = cross_fitted_ece(P, y, fold_of)
+    assert set(out) == {"ece_before", "ece_after"}
+    assert out["ece_before"] == pytest.approx(expected_calibration_error(P, y))
+    assert out["ece_after"] < 0.05 < out["ece_before"]
+
+
+def test_cross_fitted_ece_single_fold_leaves_predictions_as_they_are(synthetic):
+    P, _, y, _ = synthetic
+    P, y = P[:300], y[:300]
+    out = cross_fitted_ece(P, y, np.zeros(len(y), dtype=int))
+    assert out["ece_after"] == pytest.approx(out["ece_before"], abs=1e-6)
