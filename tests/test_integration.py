@@ -106,9 +106,11 @@ def test_zero_labels_with_class_descriptions(sms, cache_path, tmp_path):
                             "--report", str(report), "--cache", str(cache_path)])
     assert r.exit_code == 0, r.output
     rep = json.loads(report.read_text())
-    assert rep["method"] == "zeroshot" and rep["estimated_accuracy"] is None and rep["fallback"]
+    assert rep["method"] == "selftraining" and rep["estimated_accuracy"] is None and rep["fallback"]
     labels = np.asarray(read_table(tmp_path / "o.csv").column("fewlabels_label").to_pylist())
-    assert (labels == truth).mean() > 0.6  # better than chance without a single label
+    # balanced accuracy (mean recall of ham and spam): 0.5 for a constant answer
+    recall = [(labels[truth == c] == c).mean() for c in ("ham", "spam")]
+    assert np.mean(recall) > 0.75, recall
 
 
 def test_demo_prints_estimate_and_truth(cache_path, tmp_path):

@@ -63,13 +63,13 @@ def test_end_model_generalises(result, blobs):
     assert (pred == names[blobs.truth]).mean() >= 0.95
 
 
-def test_zero_labels_falls_back_to_zeroshot(blobs):
+def test_zero_labels_falls_back_to_selftraining_from_zero_shot(blobs):
     res = label_arrays(blobs.X, np.full(blobs.n, -1), list(blobs.classes), class_embeddings=blobs.centres)
-    assert res.method == "zeroshot"
-    assert isinstance(res.report["fallback"], str) and "zeroshot" in res.report["fallback"]
+    assert res.method == "selftraining"
+    assert isinstance(res.report["fallback"], str) and "selftraining" in res.report["fallback"]
     assert res.report["estimated_accuracy"] is None
     assert res.report["calibration"]["temperature"] == 1.0
-    assert (res.source == "zeroshot").all()
+    assert (res.source == "selftraining").all()
     assert (res.labels == blobs.truth).mean() >= 0.95
 
 
@@ -78,11 +78,12 @@ def test_zero_labels_without_class_embeddings_raises(blobs):
         label_arrays(blobs.X, np.full(blobs.n, -1), list(blobs.classes))
 
 
-def test_one_label_uses_prototype_with_class_embeddings(blobs):
+def test_one_label_uses_selftraining_with_class_embeddings(blobs):
     y = np.full(blobs.n, -1)
     y[0] = blobs.truth[0]
     res = label_arrays(blobs.X, y, list(blobs.classes), class_embeddings=blobs.centres)
-    assert res.method == "prototype"
+    assert res.method == "selftraining"
+    assert (res.labels == blobs.truth).mean() >= 0.95
     assert isinstance(res.report["fallback"], str)
     assert res.report["estimated_accuracy"] is None
     assert res.labels[0] == y[0] and res.source[0] == "given"

@@ -27,7 +27,7 @@ from .validation import check_X, check_y
 from .classes import ClassSpec
 
 #: candidates tried by ``method="auto"``, in order of preference on ties
-AUTO_CANDIDATES = ("logistic", "prototype", "spreading", "clustering", "zeroshot", "ensemble")
+AUTO_CANDIDATES = ("logistic", "prototype", "spreading", "clustering", "selftraining", "zeroshot", "ensemble")
 
 Progress = Callable[[str, int, int], None]
 
@@ -131,7 +131,8 @@ def label_arrays(
                                  f"given labels; got {len(lab)}. Label more rows or use zeroshot")
             chosen = method
         elif available("zeroshot", context):
-            chosen = "zeroshot" if len(lab) == 0 else "prototype"
+            # class-balanced self-training from zero-shot (or one-class) starting scores
+            chosen = "selftraining"
         else:
             raise InputError(
                 f"only {len(lab)} given label(s) in {len(np.unique(y[lab]))} class(es), and no class names "

@@ -1,7 +1,7 @@
 """Mean ensemble of other labelers.
 
 Averaging the probabilities of methods that err differently (a supervised classifier, a
-prototype rule, graph diffusion, transductive clustering) is rarely much worse than the
+prototype rule, graph diffusion, transductive clustering, self-training) is rarely much worse than the
 best member and often better; the selection step compares it with the single methods on
 the same folds. Members are fixed in advance (not chosen on the folds), so its
 out-of-fold score stays an honest estimate.
@@ -15,7 +15,7 @@ import numpy as np
 
 from .base import BaseLabeler
 
-DEFAULT_MEMBERS = ("logistic", "prototype", "spreading", "clustering")
+DEFAULT_MEMBERS = ("logistic", "prototype", "spreading", "clustering", "selftraining")
 
 
 class MeanEnsembleLabeler(BaseLabeler):

@@ -9,6 +9,7 @@ from .clustering import LaplacianClusteringLabeler
 from .ensemble import MeanEnsembleLabeler
 from .logistic import LogisticLabeler
 from .prototype import PrototypeLabeler
+from .self_training import SelfTrainingLabeler
 from .spreading import LabelSpreadingLabeler
 from .zeroshot import ZeroShotLabeler
 
@@ -20,6 +21,7 @@ REGISTRY: dict[str, type[BaseLabeler]] = {
         PrototypeLabeler,
         LabelSpreadingLabeler,
         LaplacianClusteringLabeler,
+        SelfTrainingLabeler,
         MeanEnsembleLabeler,
     )
 }
