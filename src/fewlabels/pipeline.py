@@ -29,6 +29,10 @@ from .classes import ClassSpec
 #: candidates tried by ``method="auto"``, in order of preference on ties
 AUTO_CANDIDATES = ("logistic", "prototype", "spreading", "clustering", "selftraining", "zeroshot", "ensemble")
 
+#: kept by "auto" unless another candidate beats it by more than one standard error: averaging
+#: methods that err differently is the safer bet when a hundred labels cannot tell them apart
+PREFERRED = "ensemble"
+
 Progress = Callable[[str, int, int], None]
 
 
@@ -155,6 +159,7 @@ def label_arrays(
     if fallback is None or len(lab) >= 2 and len(np.unique(y[lab])) >= 2:
         t = _timer()
         selection = select_labeler(X, y, names, context, n_splits=n_splits, random_state=random_state,
+                                   prefer=PREFERRED if PREFERRED in names else None,
                                    progress=(lambda d, n: progress("select", d, n)) if progress else None)
         chosen = selection.best
         timings["select"] = t()

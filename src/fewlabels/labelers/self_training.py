@@ -12,8 +12,9 @@ pseudo-labels (each weighted by its confidence). The first predictions come from
 prototypes (given labels, plus class-name embeddings when available), so classes without
 a given label can still be found.
 
-Cost: R logistic-regression fits on up to n rows: O(R · n · d · k · iters) time,
-O(n · (d + k)) memory. Warm starts keep later rounds short.
+Cost: R logistic-regression fits on at most ``max_train`` rows plus R predictions on the
+pool: O(R · (max_train · d · k · iters + n · d · k)) time, O(n · (d + k)) memory; linear
+in n. Warm starts keep later rounds short.
 """
 
 from __future__ import annotations
@@ -42,14 +43,18 @@ class SelfTrainingLabeler(BaseLabeler):
         Class-name embeddings for the starting prototypes (needed with zero labels).
     max_iter : int, default=100
         L-BFGS iterations per round.
+    max_train : int, default=4000
+        Most pseudo-labeled rows a round trains on: beyond it, a random subset of each
+        class's share (in proportion) keeps the cost of a round bounded as n grows.
     """
 
     name = "selftraining"
     min_labels = 0
 
     def __init__(self, n_rounds: int = 4, C: float = 10.0, class_embeddings=None, max_iter: int = 100,
-                 n_classes: int | None = None, random_state: int | None = 0):
+                 max_train: int = 4000, n_classes: int | None = None, random_state: int | None = 0):
         self.n_rounds = n_rounds
+        self.max_train = max_train
         self.C = C
         self.class_embeddings = class_embeddings
         self.max_iter = max_iter
@@ -58,6 +63,8 @@ class SelfTrainingLabeler(BaseLabeler):
 
     def _fit(self, X, y):
         check_in_range("n_rounds", self.n_rounds, 1)
+        check_in_range("max_train", self.max_train, 1)
+        rng = np.random.default_rng(self.random_state)
         k = self.n_classes_
         lab = np.flatnonzero(y >= 0)
         unl = np.flatnonzero(y < 0)
@@ -69,6 +76,9 @@ class SelfTrainingLabeler(BaseLabeler):
         for r in range(1, self.n_rounds + 1):
             pred, conf = P[unl].argmax(axis=1), P[unl].max(axis=1)
             chosen = _top_share_per_class(pred, conf, r / self.n_rounds, k)
+            if chosen.sum() > self.max_train:  # same share of every class, at random
+                idx = np.flatnonzero(chosen)
+                chosen[idx[rng.random(len(idx)) >= self.max_train / len(idx)]] = False
             rows = np.concatenate([lab, unl[chosen]])
             targets = np.concatenate([y[lab], pred[chosen]])
             weights = np.concatenate([np.ones(len(lab)), conf[chosen]])
