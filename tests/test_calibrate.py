@@ -115,3 +115,14 @@ def test_cross_fitted_ece_single_fold_leaves_predictions_as_they_are(synthetic):
     P, y = P[:300], y[:300]
     out = cross_fitted_ece(P, y, np.zeros(len(y), dtype=int))
     assert out["ece_after"] == pytest.approx(out["ece_before"], abs=1e-6)
+
+
+def test_temperature_stays_finite_when_every_prediction_is_right():
+    # 40 confident, all-correct out-of-fold predictions: the NLL alone runs T to its bound
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 40)
+    P = np.full((40, 3), 0.05)
+    P[np.arange(40), y] = 0.9
+    T = fit_temperature(P, y)
+    assert 0.1 < T < 1.0
+    assert apply_temperature(P, T).max() < 0.9999

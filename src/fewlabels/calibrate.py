@@ -23,8 +23,13 @@ def apply_temperature(P: np.ndarray, T: float) -> np.ndarray:
     return E / E.sum(axis=1, keepdims=True)
 
 
-def fit_temperature(P: np.ndarray, y: np.ndarray, *, bounds=(0.05, 20.0)) -> float:
-    """Temperature minimising NLL of ``P`` on true codes ``y`` (both out of fold)."""
+def fit_temperature(P: np.ndarray, y: np.ndarray, *, bounds=(0.05, 20.0), prior_scale: float = 1.0) -> float:
+    """Temperature minimising the NLL of ``P`` on true codes ``y`` (both out of fold).
+
+    A weak Gaussian prior on log T (centred on T = 1, standard deviation ``prior_scale``,
+    worth one observation) keeps T finite when every out-of-fold prediction happens to be
+    right, where the plain NLL would drive T to its lower bound and every confidence to 1.
+    """
     P = np.asarray(P, dtype=np.float64)
     y = np.asarray(y)
     if len(y) == 0:
@@ -35,7 +40,7 @@ def fit_temperature(P: np.ndarray, y: np.ndarray, *, bounds=(0.05, 20.0)) -> flo
         Z = logP / np.exp(log_t)
         Z -= Z.max(axis=1, keepdims=True)
         lse = np.log(np.exp(Z).sum(axis=1))
-        return float(np.mean(lse - Z[np.arange(len(y)), y]))
+        return float(np.mean(lse - Z[np.arange(len(y)), y]) + log_t ** 2 / (2 * prior_scale ** 2 * len(y)))
 
     res = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded")
     return float(np.exp(res.x))
