@@ -6,7 +6,6 @@ exit status 2; the traceback is never shown for a user mistake.
 
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional

@@ -73,3 +73,14 @@ def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = 100_000) -> sp.csr
     W = W.maximum(W.T).tocsr()
     W.eliminate_zeros()
     return W
+
+
+def graph_for(X, graph=None, n_neighbors: int = 10) -> sp.csr_matrix:
+    """``graph`` checked against the pool ``X`` (float64 CSR), or a new k-NN graph of ``X``."""
+    from .errors import InputError
+
+    n = np.shape(X)[0]
+    W = graph if graph is not None else knn_graph(X, n_neighbors)
+    if W.shape != (n, n):
+        raise InputError(f"graph has shape {W.shape}; expected ({n}, {n}) for this pool")
+    return sp.csr_matrix(W, dtype=np.float64)

@@ -20,7 +20,7 @@ from .calibrate import apply_temperature, cross_fitted_ece, fit_temperature
 from .endmodel import EndModel
 from .errors import ConfigError, InputError, where
 from .graph import knn_graph
-from .labelers.registry import REGISTRY, available, get_labeler_class, make_labeler
+from .labelers.registry import available, get_labeler_class, make_labeler
 from .select import select_labeler, wilson_interval
 from .validation import check_X, check_y
 

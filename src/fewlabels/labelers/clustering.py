@@ -18,10 +18,8 @@ Cost: each sweep O(n · k · d + nnz(W) · k) = O(n · (k·d + knn·k)); memory 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
-from ..errors import InputError
-from ..graph import knn_graph, normalize_rows
+from ..graph import graph_for, normalize_rows
 from ..validation import check_in_range
 from .base import TransductiveLabeler, softmax
 from .prototype import PrototypeLabeler
@@ -63,14 +61,11 @@ class LaplacianClusteringLabeler(TransductiveLabeler):
         check_in_range("n_iter", self.n_iter, 1)
         check_in_range("lam", self.lam, 0)
         check_in_range("scale", self.scale, 0, low_open=True)
-        n, k = X.shape[0], self.n_classes_
+        k = self.n_classes_
         Xn = normalize_rows(X)
         W = None
         if self.lam > 0:
-            W = self.graph if self.graph is not None else knn_graph(X, self.n_neighbors)
-            if W.shape != (n, n):
-                raise InputError(f"graph has shape {W.shape}; expected ({n}, {n}) for this pool")
-            W = sp.csr_matrix(W, dtype=np.float64)
+            W = graph_for(X, self.graph, self.n_neighbors)
         init = PrototypeLabeler(scale=self.scale, class_embeddings=self.class_embeddings, n_classes=k)
         init.fit(X, y)
         active = init.has_prototype_

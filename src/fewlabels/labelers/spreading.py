@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
 from ..validation import check_in_range
-from ..graph import knn_graph
+from ..graph import graph_for
 from .base import TransductiveLabeler
 
 
@@ -67,10 +67,7 @@ class LabelSpreadingLabeler(TransductiveLabeler):
             raise ConfigError(f"alpha={self.alpha!r} is out of range; it must be < 1")
         check_in_range("max_iter", self.max_iter, 1)
         n, k = X.shape[0], self.n_classes_
-        W = self.graph if self.graph is not None else knn_graph(X, self.n_neighbors)
-        if W.shape != (n, n):
-            raise InputError(f"graph has shape {W.shape}; expected ({n}, {n}) for this pool")
-        S = normalized_adjacency(sp.csr_matrix(W, dtype=np.float64))
+        S = normalized_adjacency(graph_for(X, self.graph, self.n_neighbors))
         m = y >= 0
         Y0 = np.zeros((n, k))
         Y0[np.flatnonzero(m), y[m]] = 1.0
