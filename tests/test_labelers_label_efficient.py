@@ -114,3 +114,21 @@ def test_selection_keeps_preferred_method_unless_clearly_beaten(blobs):
     ctx["class_embeddings"] = blobs.centres
     sel = select_labeler(blobs.X, blobs.y, ["prototype", "logistic"], ctx, prefer="logistic")
     assert sel.best == "logistic"
+
+
+def test_clustering_balance_prior_evens_out_a_skewed_start():
+    # Balanced truth, but class 0's single label sits near the middle so its prototype
+    # starts by grabbing too much; the Sinkhorn prior restores balanced assignments.
+    from fewlabels.labelers.clustering import sinkhorn_balance
+
+    Z = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4]])
+    B = sinkhorn_balance(Z, np.array([True, True]), n_iter=50)
+    np.testing.assert_allclose(B.sum(axis=1), 1.0)
+    np.testing.assert_allclose(B.sum(axis=0), [2.0, 2.0], atol=1e-3)
+    assert (np.argsort(B[:, 1]) == np.argsort(Z[:, 1])).all()  # order within a class kept
+
+    b = make_blobs(n=600, k=3, per_class=1, noise=0.35, seed=8)
+    plain = LaplacianClusteringLabeler(n_classes=3, lam=0).fit(b.X, b.y).predict(b.X)
+    bal = LaplacianClusteringLabeler(n_classes=3, lam=0, balanced=True).fit(b.X, b.y).predict(b.X)
+    assert np.bincount(bal, minlength=3).std() <= np.bincount(plain, minlength=3).std()
+    assert (bal == b.truth).mean() >= (plain == b.truth).mean() - 0.01

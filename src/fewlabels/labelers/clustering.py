@@ -41,14 +41,20 @@ class LaplacianClusteringLabeler(TransductiveLabeler):
         Precomputed symmetric k-NN graph of the pool.
     class_embeddings : (k, d), optional
         Seeds prototypes of classes with no label.
+    balanced : bool, default=False
+        Class-balance prior: after each sweep, a few Sinkhorn steps rescale the soft
+        assignments so every class holds about n/k items. Use it only when the classes
+        are known to be roughly balanced; it hurts imbalanced data.
     """
 
     name = "clustering"
     min_labels = 1
 
     def __init__(self, scale: float = 20.0, lam: float = 5.0, n_iter: int = 15, n_neighbors: int = 10,
-                 graph=None, class_embeddings=None, n_classes: int | None = None, random_state: int | None = 0):
+                 graph=None, class_embeddings=None, balanced: bool = False, n_classes: int | None = None,
+                 random_state: int | None = 0):
         self.scale = scale
+        self.balanced = balanced
         self.lam = lam
         self.n_iter = n_iter
         self.n_neighbors = n_neighbors
@@ -80,7 +86,22 @@ class LaplacianClusteringLabeler(TransductiveLabeler):
                 logits += self.lam * (W @ Z)
             logits[:, ~active] = -np.inf
             Z = softmax(logits)
+            if self.balanced:
+                Z = sinkhorn_balance(Z, active)
         Z[m] = onehot
         self.prototypes_ = M
         self.n_iter_ = self.n_iter
         self.transduction_ = Z
+
+
+def sinkhorn_balance(Z: np.ndarray, active: np.ndarray, n_iter: int = 3) -> np.ndarray:
+    """Alternately rescale columns to equal mass (n / k_active) and rows to sum 1.
+
+    Cost O(n_iter · n · k)."""
+    n = Z.shape[0]
+    target = n / max(int(active.sum()), 1)
+    for _ in range(n_iter):
+        mass = Z.sum(axis=0, keepdims=True)
+        Z = Z * np.where(mass > 0, target / np.maximum(mass, 1e-12), 0.0)
+        Z = Z / np.maximum(Z.sum(axis=1, keepdims=True), 1e-12)
+    return Z
