@@ -113,3 +113,13 @@ def test_knn_search_hnsw_path_finds_exact_neighbours_on_easy_data():
     sims_hnsw, idx_hnsw = knn_search(X, X, 5, exact_limit=10)
     assert (idx_exact == idx_hnsw).mean() >= 0.98
     np.testing.assert_array_equal(idx_exact[:, 0], np.arange(200))
+
+
+def test_hnsw_path_agrees_with_exact_search():
+    # exact_limit below n switches to the approximate HNSW index used for large pools
+    X = np.random.default_rng(11).normal(size=(500, 16)).astype(np.float32)
+    exact = knn_graph(X, 5)
+    approx = knn_graph(X, 5, exact_limit=100)
+    overlap = exact.multiply(approx).nnz / exact.nnz
+    assert overlap > 0.9
+    assert (approx != approx.T).nnz == 0
