@@ -132,3 +132,41 @@ def test_clustering_balance_prior_evens_out_a_skewed_start():
     bal = LaplacianClusteringLabeler(n_classes=3, lam=0, balanced=True).fit(b.X, b.y).predict(b.X)
     assert np.bincount(bal, minlength=3).std() <= np.bincount(plain, minlength=3).std()
     assert (bal == b.truth).mean() >= (plain == b.truth).mean() - 0.01
+
+
+# -- training-free cache model ----------------------------------------------------------
+
+
+def test_cache_model_without_cache_weight_is_the_prototype(blobs):
+    from fewlabels.labelers.cache_model import CacheModelLabeler
+    from fewlabels.labelers.prototype import PrototypeLabeler
+
+    ctx = {"n_classes": 3, "class_embeddings": blobs.centres}
+    cache = CacheModelLabeler(alpha=0.0, **ctx).fit(blobs.X, blobs.y)
+    proto = PrototypeLabeler(**ctx).fit(blobs.X, blobs.y)
+    np.testing.assert_allclose(cache.predict_proba(blobs.X), proto.predict_proba(blobs.X))
+    n_given = int((blobs.y >= 0).sum())
+    assert len(cache.keys_) == n_given + 3 * cache.per_class
+
+
+def test_cache_model_hand_case_cache_vote_flips_a_point():
+    from fewlabels.labelers.cache_model import CacheModelLabeler
+
+    # Prototypes on the axes; a tight group of unlabeled points near (1, 1.2) is class 1 by
+    # a hair; the query sits at (1.05, 1) — class 0 by the prototypes alone — but is closest
+    # to the cached class-1 group, so the cache vote flips it.
+    X = np.array([[1, 0], [0, 1], [1, 1.2], [1, 1.21], [1, 1.19], [1.05, 1]], dtype=np.float32)
+    y = np.array([0, 1, -1, -1, -1, -1])
+    m = CacheModelLabeler(per_class=3, alpha=5.0, beta=50.0, n_classes=2).fit(X, y)
+    assert m.base_.predict_proba(X[5:])[0].argmax() == 0
+    assert m.predict_proba(X[5:])[0].argmax() == 1
+
+
+def test_cache_model_improves_a_noisy_prototype_on_synthetic_data():
+    from fewlabels.labelers.cache_model import CacheModelLabeler
+    from fewlabels.labelers.prototype import PrototypeLabeler
+
+    b = make_blobs(n=900, k=3, per_class=1, noise=0.4, seed=2)
+    cache = CacheModelLabeler(n_classes=3, per_class=50).fit(b.X, b.y).predict(b.X)
+    proto = PrototypeLabeler(n_classes=3).fit(b.X, b.y).predict(b.X)
+    assert (cache == b.truth).mean() >= (proto == b.truth).mean()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import BaseLabeler
+from .cache_model import CacheModelLabeler
 from .clustering import LaplacianClusteringLabeler
 from .ensemble import MeanEnsembleLabeler
 from .logistic import LogisticLabeler
@@ -22,6 +23,7 @@ REGISTRY: dict[str, type[BaseLabeler]] = {
         LabelSpreadingLabeler,
         LaplacianClusteringLabeler,
         SelfTrainingLabeler,
+        CacheModelLabeler,
         MeanEnsembleLabeler,
     )
 }
