@@ -20,7 +20,7 @@ from .calibrate import apply_temperature, cross_fitted_ece, fit_temperature
 from .endmodel import EndModel
 from .errors import ConfigError, InputError, where
 from .graph import knn_graph
-from .labelers.registry import available, get_labeler_class, make_labeler
+from .labelers.registry import accepts, available, get_labeler_class, make_labeler
 from .select import select_labeler, wilson_interval
 from .validation import check_X, check_y
 
@@ -127,7 +127,8 @@ def label_arrays(
     names = [n for n in names if n not in unavailable]
 
     fallback = None
-    if len(lab) < 2 or len(np.unique(y[lab])) < 2:
+    can_cross_validate = len(lab) >= 2 and len(np.unique(y[lab])) >= 2
+    if not can_cross_validate:
         # Too few labels to cross-validate: use what works without labels.
         if method != "auto":
             if len(lab) < get_labeler_class(method).min_labels:
@@ -148,7 +149,7 @@ def label_arrays(
         fallback = ("fewer than 2 given labels per class on average, or classes without labels: "
                     "methods were compared with folds that hide whole classes, so the estimate is rough")
 
-    if any(n in ("spreading", "clustering", "ensemble") for n in names):
+    if any(accepts(n, "graph") for n in names):  # one k-NN graph, shared by methods and folds
         t = _timer()
         context["graph"] = knn_graph(X, n_neighbors)
         timings["graph"] = t()
@@ -156,7 +157,7 @@ def label_arrays(
     selection = None
     T = 1.0
     ece = None
-    if fallback is None or len(lab) >= 2 and len(np.unique(y[lab])) >= 2:
+    if can_cross_validate:
         t = _timer()
         selection = select_labeler(X, y, names, context, n_splits=n_splits, random_state=random_state,
                                    prefer=PREFERRED if PREFERRED in names else None,

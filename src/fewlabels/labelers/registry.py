@@ -3,6 +3,8 @@ the contract tests. Adding a method = one file in this folder + one line here.""
 
 from __future__ import annotations
 
+import inspect
+
 from ..errors import ConfigError
 from .base import BaseLabeler
 from .cache_model import CacheModelLabeler
@@ -39,13 +41,15 @@ def get_labeler_class(name: str) -> type[BaseLabeler]:
         raise ConfigError(f"unknown method {name!r}; choose one of: {', '.join(REGISTRY)}") from None
 
 
+def accepts(name: str, key: str) -> bool:
+    """Whether method ``name``'s constructor takes parameter ``key`` (e.g. "graph")."""
+    return key in inspect.signature(get_labeler_class(name).__init__).parameters
+
+
 def make_labeler(name: str, **context) -> BaseLabeler:
     """Build labeler ``name``, passing it the context keys its constructor accepts."""
-    import inspect
-
     cls = get_labeler_class(name)
-    accepted = inspect.signature(cls.__init__).parameters
-    return cls(**{k: v for k, v in context.items() if k in accepted and k in CONTEXT_KEYS})
+    return cls(**{k: v for k, v in context.items() if k in CONTEXT_KEYS and accepts(name, k)})
 
 
 def available(name: str, context: dict) -> bool:
