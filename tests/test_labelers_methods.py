@@ -252,3 +252,16 @@ def test_clustering_with_zero_sweeps_is_the_prototype_start(blobs):
         return  # refusing n_iter=0 is fine too
     P = model.predict_proba(blobs.X)
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
+
+
+def test_prototype_teen_calibration_hand_case():
+    # Class 0 has 3 labels at (1, 0); class 1 one label at (0, 1). With sparse_max=1 the
+    # sparse prototype moves halfway toward the only rich one: normalise(0.5·(0,1) + 0.5·(1,0)).
+    X = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    y = np.array([0, 0, 0, 1])
+    plain = PrototypeLabeler(n_classes=2).fit(X, y)
+    teen = PrototypeLabeler(n_classes=2, sparse_max=1, alpha=0.5).fit(X, y)
+    np.testing.assert_allclose(plain.prototypes_[1], [0, 1], atol=1e-6)
+    np.testing.assert_allclose(teen.prototypes_[1], [np.sqrt(0.5), np.sqrt(0.5)], atol=1e-6)
+    np.testing.assert_allclose(teen.prototypes_[0], [1, 0], atol=1e-6)  # rich class untouched
+    assert teen.calibrated_.tolist() == [False, True]

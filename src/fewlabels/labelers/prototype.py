@@ -27,14 +27,25 @@ class PrototypeLabeler(BaseLabeler):
         Used as the prototype of classes with no labeled row, and mixed in with weight
         ``text_weight`` (counted as that many labeled examples) for the others.
     text_weight : float, default=1.0
+    sparse_max : int, default=0
+        TEEN calibration: the prototype of a class with at most ``sparse_max`` given labels
+        (but at least one prototype) is fused with the prototypes of better-populated
+        classes, weighted by their similarity: p ← alpha · p + (1 − alpha) · Σ_j
+        softmax_j(tau · cos(p, p_j)) · p_j. 0 turns it off.
+    alpha, tau : float, default=0.5, 16.0
+        TEEN's fusion weight and temperature.
     """
 
     name = "prototype"
     min_labels = 1
 
     def __init__(self, scale: float = 20.0, class_embeddings=None, text_weight: float = 1.0,
+                 sparse_max: int = 0, alpha: float = 0.5, tau: float = 16.0,
                  n_classes: int | None = None, random_state: int | None = 0):
         self.scale = scale
+        self.sparse_max = sparse_max
+        self.alpha = alpha
+        self.tau = tau
         self.class_embeddings = class_embeddings
         self.text_weight = text_weight
         self.n_classes = n_classes
@@ -53,6 +64,14 @@ class PrototypeLabeler(BaseLabeler):
             counts = counts + self.text_weight
         self.prototypes_ = normalize_rows(sums / np.maximum(counts, 1e-12)[:, None])
         self.has_prototype_ = counts > 0
+        labeled = np.bincount(y[y >= 0], minlength=self.n_classes_)
+        sparse = self.has_prototype_ & (labeled <= self.sparse_max)
+        rich = self.has_prototype_ & (labeled > self.sparse_max)
+        if self.sparse_max > 0 and sparse.any() and rich.any():
+            P, R = self.prototypes_[sparse], self.prototypes_[rich]
+            fused = self.alpha * P + (1 - self.alpha) * softmax(self.tau * P @ R.T) @ R
+            self.prototypes_[sparse] = normalize_rows(fused.astype(np.float32))
+        self.calibrated_ = sparse if self.sparse_max > 0 and rich.any() else np.zeros_like(sparse)
         if not self.has_prototype_.any():
             raise InputError("prototype needs at least one labeled row or class_embeddings; got neither")
 
