@@ -170,3 +170,43 @@ def test_cache_model_improves_a_noisy_prototype_on_synthetic_data():
     cache = CacheModelLabeler(n_classes=3, per_class=50).fit(b.X, b.y).predict(b.X)
     proto = PrototypeLabeler(n_classes=3).fit(b.X, b.y).predict(b.X)
     assert (cache == b.truth).mean() >= (proto == b.truth).mean()
+
+
+# -- stacking ---------------------------------------------------------------------------
+
+
+def test_stack_weights_favour_the_member_that_is_right():
+    from fewlabels.labelers.stacking import cross_fitted_stack, fit_stack_weights
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    good = np.where(np.eye(2)[y] == 1, 0.9, 0.1)  # right with confidence 0.9
+    noise = rng.dirichlet([1, 1], size=200)  # uninformative
+    w = fit_stack_weights([good, noise], y)
+    assert w.sum() == pytest.approx(1.0) and w[0] > 0.8
+    # equal members get equal weights
+    np.testing.assert_allclose(fit_stack_weights([good, good], y), [0.5, 0.5], atol=1e-6)
+    fold_of = np.arange(200) % 5
+    oof = cross_fitted_stack([good, noise], y, fold_of)
+    assert oof.shape == (200, 2) and np.allclose(oof.sum(axis=1), 1.0)
+    assert (oof.argmax(axis=1) == y).mean() > 0.95
+
+
+def test_stacking_labeler_uses_the_weights_it_is_given(blobs):
+    from fewlabels.labelers.stacking import StackedEnsembleLabeler
+
+    ctx = {"n_classes": 3, "class_embeddings": blobs.centres}
+    only_first = StackedEnsembleLabeler(members=("prototype", "logistic"), weights=[1.0, 0.0], **ctx)
+    proto = make_labeler("prototype", **ctx).fit(blobs.X, blobs.y).predict_proba(blobs.X)
+    np.testing.assert_allclose(only_first.fit(blobs.X, blobs.y).predict_proba(blobs.X), proto)
+
+
+def test_selection_learns_stacking_weights_out_of_fold(blobs):
+    ctx = {"n_classes": 3, "class_embeddings": blobs.centres, "graph": None, "random_state": 0}
+    from fewlabels.labelers.stacking import StackedEnsembleLabeler
+
+    names = [*StackedEnsembleLabeler.stacked_members, "stacking"]
+    sel = select_labeler(blobs.X, blobs.y, names, ctx)
+    w = sel.weights["stacking"]
+    assert w.shape == (len(StackedEnsembleLabeler.stacked_members),) and w.sum() == pytest.approx(1.0)
+    assert sel.scores["stacking"].oof_proba.shape == (int((blobs.y >= 0).sum()), 3)

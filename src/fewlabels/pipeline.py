@@ -163,6 +163,8 @@ def label_arrays(
                                    prefer=PREFERRED if PREFERRED in names else None,
                                    progress=(lambda d, n: progress("select", d, n)) if progress else None)
         chosen = selection.best
+        if chosen in selection.weights:
+            context["weights"] = selection.weights[chosen]
         timings["select"] = t()
         t = _timer()
         oof = selection.scores[chosen].oof_proba

@@ -24,6 +24,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from .errors import InputError
 from .labelers.registry import get_labeler_class, make_labeler
+from .labelers.stacking import cross_fitted_stack, fit_stack_weights
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -110,6 +111,14 @@ class Selection:
     y_labeled: np.ndarray
     #: accuracy of the selected method with the optimism of selecting it removed
     corrected_accuracy: float = float("nan")
+    #: stacking weights learned on all out-of-fold predictions, by candidate name
+    weights: dict = None
+
+
+def _tick_folds(fold_of, tick) -> None:
+    for _ in np.unique(fold_of):
+        if tick:
+            tick()
 
 
 def cross_val_proba(name: str, X: np.ndarray, y: np.ndarray, fold_of: np.ndarray, context: dict,
@@ -154,15 +163,22 @@ def select_labeler(X: np.ndarray, y: np.ndarray, candidates: list[str], context:
     lab = np.flatnonzero(y >= 0)
     y_lab = y[lab]
     scores: dict[str, CandidateScore] = {}
+    weights: dict[str, np.ndarray] = {}
     for name in candidates:
         t = time.perf_counter()
-        members = getattr(get_labeler_class(name), "default_members", None)
+        cls = get_labeler_class(name)
+        members = getattr(cls, "default_members", None)
+        stacked = getattr(cls, "stacked_members", None)
         if members and all(m in scores for m in members):
             # A mean ensemble's out-of-fold output is the mean of its members' (same folds).
             oof = np.mean([scores[m].oof_proba for m in members], axis=0)
-            for _ in np.unique(fold_of):
-                if tick:
-                    tick()
+            _tick_folds(fold_of, tick)
+        elif stacked and all(m in scores for m in stacked):
+            # A stack's weights for each fold are learned on the other folds only.
+            probas = [scores[m].oof_proba for m in stacked]
+            oof = cross_fitted_stack(probas, y_lab, fold_of)
+            weights[name] = fit_stack_weights(probas, y_lab)
+            _tick_folds(fold_of, tick)
         else:
             oof = cross_val_proba(name, X, y, fold_of, context, tick)
         correct = int((oof.argmax(axis=1) == y_lab).sum())
@@ -179,4 +195,4 @@ def select_labeler(X: np.ndarray, y: np.ndarray, candidates: list[str], context:
             best = prefer
     correct = np.stack([scores[c].oof_proba.argmax(axis=1) == y_lab for c in candidates], axis=1)
     corrected = bootstrap_bias_corrected(correct, random_state=random_state)
-    return Selection(best, scores, fold_of, lab, y_lab, corrected)
+    return Selection(best, scores, fold_of, lab, y_lab, corrected, weights)

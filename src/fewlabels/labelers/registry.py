@@ -13,6 +13,7 @@ from .ensemble import MeanEnsembleLabeler
 from .logistic import LogisticLabeler
 from .prototype import PrototypeLabeler
 from .self_training import SelfTrainingLabeler
+from .stacking import StackedEnsembleLabeler
 from .spreading import LabelSpreadingLabeler
 from .zeroshot import ZeroShotLabeler
 
@@ -27,11 +28,12 @@ REGISTRY: dict[str, type[BaseLabeler]] = {
         SelfTrainingLabeler,
         CacheModelLabeler,
         MeanEnsembleLabeler,
+        StackedEnsembleLabeler,
     )
 }
 
 #: context keys the pipeline may hand to a method's constructor
-CONTEXT_KEYS = ("class_embeddings", "graph", "n_classes", "random_state")
+CONTEXT_KEYS = ("class_embeddings", "graph", "n_classes", "random_state", "weights")
 
 
 def get_labeler_class(name: str) -> type[BaseLabeler]:
