@@ -117,7 +117,11 @@ def test_each_fixed_method_runs(method, blobs):
     res = label_arrays(blobs.X, blobs.y, list(blobs.classes), class_embeddings=blobs.centres,
                        method=method, fit_end_model=False)
     assert res.method == method
-    assert set(res.report["candidates"]) == {method}
+    from fewlabels.labelers.registry import get_labeler_class
+
+    cls = get_labeler_class(method)
+    members = getattr(cls, "stacked_members", None) or getattr(cls, "default_members", None) or ()
+    assert set(res.report["candidates"]) == {method, *members}  # an ensemble is scored from its members
     assert res.end_model is None
     u = blobs.unlabeled
     assert (res.labels[u] == blobs.truth[u]).mean() >= 0.95
@@ -186,3 +190,12 @@ def test_progress_total_matches_ticks_with_few_labels_per_class():
     label_arrays(b.X, b.y, list(b.classes), class_embeddings=b.centres, n_splits=5, fit_end_model=False,
                  progress=lambda stage, done, total: seen.append((done, total)))
     assert seen[-1][0] == seen[-1][1]
+
+
+@pytest.mark.parametrize("method", ["stacking", "ensemble", "prototype"])
+def test_forced_method_is_used_and_estimated_without_selection(blobs, method):
+    res = label_arrays(blobs.X, blobs.y, list(blobs.classes), class_embeddings=blobs.centres, method=method,
+                       fit_end_model=False)
+    assert res.method == method and (res.source[blobs.y < 0] == method).all()
+    est = res.report["estimated_accuracy"]
+    assert est["value"] == est["uncorrected"] == res.report["candidates"][method]["accuracy"]

@@ -115,8 +115,10 @@ def label_arrays(
     if method == "auto":
         names = list(candidates or AUTO_CANDIDATES)
     else:
-        get_labeler_class(method)
-        names = [method]
+        cls = get_labeler_class(method)
+        # an ensemble is scored from its members' out-of-fold outputs, so they run too
+        members = getattr(cls, "stacked_members", None) or getattr(cls, "default_members", None) or ()
+        names = [*members, method]
     for name in names:
         get_labeler_class(name)
     unavailable = [n for n in names if not available(n, context)]
@@ -162,6 +164,9 @@ def label_arrays(
         selection = select_labeler(X, y, names, context, n_splits=n_splits, random_state=random_state,
                                    prefer=PREFERRED if PREFERRED in names else None,
                                    progress=(lambda d, n: progress("select", d, n)) if progress else None)
+        if method != "auto":  # forced: no choice was made, so there is no optimism to remove
+            selection.best = method
+            selection.corrected_accuracy = selection.scores[method].accuracy
         chosen = selection.best
         if chosen in selection.weights:
             context["weights"] = selection.weights[chosen]
