@@ -127,26 +127,22 @@ class Work:
         return {str(p.relative_to(self.root)): (p.read_bytes() if p.is_file() else None)
                 for p in sorted(self.root.rglob("*"))}
 
+    def _run(self, command: list, default_out: str, args, out, vectors):
+        argv = [*command, "--out", out if out is not None else self.root / default_out]
+        if vectors is True:
+            argv += ["--vectors", self.vectors]
+        elif vectors:
+            argv += ["--vectors", vectors]
+        return invoke(*argv, "--cache", self.cache, *args)
+
     def label(self, *args, input: Path | str | None = None, out: Path | str | None = None, vectors=True):
         """Invoke ``fewlabels label INPUT --out OUT [--vectors v.npy] --cache C ARGS...``."""
-        argv = ["label", input if input is not None else self.table,
-                "--out", out if out is not None else self.root / "out.csv"]
-        if vectors is True:
-            argv += ["--vectors", self.vectors]
-        elif vectors:
-            argv += ["--vectors", vectors]
-        argv += ["--cache", self.cache, *args]
-        return invoke(*argv)
+        return self._run(["label", input if input is not None else self.table], "out.csv", args, out, vectors)
 
     def predict(self, model: Path, *args, input: Path | None = None, out: Path | None = None, vectors=True):
-        argv = ["predict", model, input if input is not None else self.table,
-                "--out", out if out is not None else self.root / "pred.csv"]
-        if vectors is True:
-            argv += ["--vectors", self.vectors]
-        elif vectors:
-            argv += ["--vectors", vectors]
-        argv += ["--cache", self.cache, *args]
-        return invoke(*argv)
+        """Invoke ``fewlabels predict MODEL INPUT --out OUT [--vectors v.npy] --cache C ARGS...``."""
+        return self._run(["predict", model, input if input is not None else self.table], "pred.csv", args, out,
+                         vectors)
 
 
 def invoke(*args):
