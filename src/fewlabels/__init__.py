@@ -8,5 +8,6 @@ __version__ = "0.1.0"
 from .errors import FewLabelsError  # noqa: E402
 from .labelers import REGISTRY, make_labeler  # noqa: E402
 from .pipeline import LabelResult, label_arrays  # noqa: E402
+from .signals import rule  # noqa: E402
 
-__all__ = ["FewLabelsError", "LabelResult", "REGISTRY", "label_arrays", "make_labeler", "__version__"]
+__all__ = ["FewLabelsError", "LabelResult", "REGISTRY", "label_arrays", "make_labeler", "rule", "__version__"]

@@ -49,6 +49,8 @@ class BaseLabeler:
     min_labels: ClassVar[int] = 1
     #: True when the result is defined on the fitted pool (see TransductiveLabeler)
     transductive: ClassVar[bool] = False
+    #: "embeddings" (X is (n, d) vectors) or "votes" (X is a label matrix L, -1 = abstain)
+    input_kind: ClassVar[str] = "embeddings"
 
     n_classes: int | None = None
 
