@@ -119,3 +119,37 @@ def test_demo_prints_estimate_and_truth(cache_path, tmp_path):
     assert {"input.csv", "labeled.csv", "report.json"} <= {p.name for p in (tmp_path / "demo").iterdir()}
     assert 0.8 < s["true_accuracy"] <= 1.0
     assert abs(s["estimated_accuracy"]["value"] - s["true_accuracy"]) < 0.15
+
+
+def test_rules_with_zero_and_some_labels(sms, cache_path, tmp_path):
+    path, truth, keep = sms
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[spam]\nkeywords = ["free", "prize", "txt", "claim", "urgent", "won"]\n'
+                     "regex = ['\\b\\d{5}\\b', '\\b0[89]\\d{8,}\\b']\n"
+                     '[ham]\nkeywords = ["lol", "ok", "home", "later", "sorry"]\n', encoding="utf-8")
+    # the analysis command
+    r = runner.invoke(app, ["rules", str(path), "--rules", str(rules), "--report", str(tmp_path / "lf.json")])
+    assert r.exit_code == 0, r.output
+    lf = json.loads((tmp_path / "lf.json").read_text())
+    assert lf["totals"]["rules"] == 13 and 0 < lf["totals"]["coverage"] <= 1
+    assert {x["rule"] for x in lf["rules"]} >= {"spam:keyword:free", "ham:keyword:lol"}
+
+    # zero labels: the label model alone
+    nolabels = tmp_path / "nolabels.csv"
+    write_table(read_table(path).drop_columns(["label"]), nolabels)
+    rep0 = tmp_path / "r0.json"
+    r = runner.invoke(app, ["label", str(nolabels), "--classes", "ham,spam", "--rules", str(rules),
+                            "--out", str(tmp_path / "o0.csv"), "--report", str(rep0), "--cache", str(cache_path)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(rep0.read_text())["method"] == "fused"
+    labels0 = np.asarray(read_table(tmp_path / "o0.csv").column("fewlabels_label").to_pylist())
+    assert np.mean([(labels0[truth == c] == c).mean() for c in ("ham", "spam")]) > 0.75
+
+    # with the 40 labels: rule-based and fused candidates are compared with the embedding ones
+    rep = tmp_path / "r.json"
+    r = runner.invoke(app, ["label", str(path), "--rules", str(rules), "--out", str(tmp_path / "o.csv"),
+                            "--report", str(rep), "--cache", str(cache_path)])
+    assert r.exit_code == 0, r.output
+    report = json.loads(rep.read_text())
+    assert {"majority", "dawid_skene", "fused", "ensemble"} <= set(report["candidates"])
+    assert "rules" in report and report["rules"]["totals"]["rules"] == 13

@@ -87,3 +87,23 @@ def test_dawid_skene_uses_given_labels():
     m = DawidSkeneLabeler(n_classes=2).fit(L, y)
     np.testing.assert_array_equal(m.predict_proba(L)[:0].shape, (0, 2))
     assert m.converged_ and m.n_iter_ >= 1
+
+
+def test_fused_carries_rules_to_rows_no_rule_covers(blobs):
+    """Weak-to-strong: rules cover a third of the rows; the fused labels are right on the rest."""
+    from fewlabels.labelers.fused import FusedLabeler
+    from fewlabels.pipeline import label_arrays
+
+    rng = np.random.default_rng(0)
+    covered = rng.random(blobs.n) < 0.33
+    L = np.full((blobs.n, 2), -1)
+    L[covered, 0] = np.where(rng.random(covered.sum()) < 0.9, blobs.truth[covered], (blobs.truth[covered] + 1) % 3)
+    no_labels = np.full(blobs.n, -1)
+    P = FusedLabeler(votes=L, n_classes=3).fit(blobs.X, no_labels).predict_proba(blobs.X)
+    assert (P.argmax(axis=1)[~covered] == blobs.truth[~covered]).mean() >= 0.95
+    res = label_arrays(blobs.X, no_labels, list(blobs.classes), votes=L, fit_end_model=False)
+    assert res.method == "fused" and res.report["fallback"]
+    with_labels = label_arrays(blobs.X, blobs.y, list(blobs.classes), votes=L, fit_end_model=False)
+    assert {"majority", "dawid_skene", "fused"} <= set(with_labels.report["candidates"])
+    with pytest.raises(InputError, match="votes must have shape"):
+        label_arrays(blobs.X, blobs.y, list(blobs.classes), votes=L[:10])

@@ -27,7 +27,7 @@ app = typer.Typer(
 err = Console(stderr=True)
 out = Console()
 
-STAGE_TITLES = {"embed": "Embedding texts", "select": "Cross-validating methods"}
+STAGE_TITLES = {"embed": "Embedding texts", "select": "Cross-validating methods", "rules": "Applying rules"}
 
 
 @contextmanager
@@ -109,6 +109,9 @@ def label(
     classes: Optional[str] = typer.Option(None, help="Class names, comma-separated (allows classes with no label)."),
     classes_file: Optional[Path] = typer.Option(None, help="One class per line, optionally 'name: description'."),
     method: str = typer.Option("auto", help="'auto' (cross-validated choice) or a method from `fewlabels methods`."),
+    rules: Optional[Path] = typer.Option(None, help="Labeling rules: a .py file of @fewlabels.rule functions or a "
+                                         ".toml of keywords/regexes per class. Adds rule-based candidates."),
+    strict: bool = typer.Option(False, help="A rule that raises on a row is an error (default: reported, skipped)."),
     report: Optional[Path] = typer.Option(None, help="Write a JSON report (estimate, candidates, timings) here."),
     save_model: Optional[Path] = typer.Option(None, help="Save the end model to this folder (npz + json)."),
     vectors: Optional[Path] = typer.Option(None, help="Precomputed embeddings (.npy, one row per table row)."),
@@ -127,11 +130,59 @@ def label(
         with progress_bars() as progress:
             result = label_table(input, out_path, text_column=text_column, label_column=label_column, classes=spec,
                                  vectors=vectors, vectors_column=vectors_column, encoder_path=encoder,
-                                 cache=EmbeddingCache(cache) if cache else None, method=method, report_path=report,
+                                 cache=EmbeddingCache(cache) if cache else None, method=method, rules=rules,
+                                 strict_rules=strict, report_path=report,
                                  save_model=save_model, n_splits=folds, random_state=seed, progress=progress)
+        if "rules" in result.report:
+            _print_rules(result.report["rules"])
         _print_summary(result.report)
         out.print(f"wrote {out_path}" + (f", {report}" if report else "") + (f", model in {save_model}" if save_model else ""),
                   soft_wrap=True, markup=False)
+
+
+def _print_rules(rep: dict) -> None:
+    t = Table(title=f"rules ({rep['totals']['rules']} on {rep['totals']['rows']} rows: coverage "
+                    f"{rep['totals']['coverage']:.1%}, overlaps {rep['totals']['overlaps']:.1%}, "
+                    f"conflicts {rep['totals']['conflicts']:.1%})")
+    for col in ("rule", "polarity", "coverage", "overlaps", "conflicts", "accuracy (given labels)"):
+        t.add_column(col)
+    for r in rep["rules"]:
+        acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.2f} ({r['n_labeled']})"
+        t.add_row(r["rule"], ",".join(r["polarity"]), f"{r['coverage']:.1%}", f"{r['overlaps']:.1%}",
+                  f"{r['conflicts']:.1%}", acc)
+    out.print(t)
+    for e in rep.get("errors", []):
+        err.print(f"note: rule {e['rule']!r} raised on {e['count']} row(s), first on row {e['row']}: {e['error']}",
+                  markup=False, highlight=False, soft_wrap=True)
+    slow = ", ".join(f"{s['rule']} {s['seconds']:.2f}s" for s in rep.get("slowest", []))
+    out.print(f"slowest rules: {slow}", markup=False, soft_wrap=True)
+
+
+@app.command("rules")
+def rules_command(
+    input: Path = typer.Argument(..., help="Table: .csv, .tsv, .jsonl or .parquet."),
+    rules: Path = typer.Option(..., help="A .py file of @fewlabels.rule functions or a .toml of keywords/regexes."),
+    text_column: str = typer.Option("text", help="Column holding the texts."),
+    label_column: Optional[str] = typer.Option(None, help="Given labels, for each rule's accuracy "
+                                               "[default: 'label' if the table has it]."),
+    classes: Optional[str] = typer.Option(None, help="Class names, comma-separated."),
+    classes_file: Optional[Path] = typer.Option(None, help="One class per line, optionally 'name: description'."),
+    strict: bool = typer.Option(False, help="A rule that raises on a row is an error."),
+    report: Optional[Path] = typer.Option(None, help="Write the analysis as JSON here."),
+):
+    """Apply labeling rules to a table and print each rule's coverage, overlaps, conflicts and accuracy."""
+    with user_errors():
+        from .io import write_json
+        from .pipeline import rules_table
+
+        spec = _classes(classes, classes_file)
+        with progress_bars() as progress:
+            rep = rules_table(input, rules, text_column=text_column, label_column=label_column, classes=spec,
+                              strict=strict, progress=progress)
+        _print_rules(rep)
+        if report:
+            write_json(rep, report)
+            out.print(f"wrote {report}", markup=False)
 
 
 @app.command()

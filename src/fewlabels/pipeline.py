@@ -20,7 +20,7 @@ from .calibrate import apply_temperature, cross_fitted_ece, fit_temperature
 from .endmodel import EndModel
 from .errors import ConfigError, InputError, where
 from .graph import knn_graph
-from .labelers.registry import accepts, available, get_labeler_class, make_labeler
+from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
 from .select import select_labeler, wilson_interval
 from .validation import check_X, check_y
 
@@ -28,6 +28,9 @@ from .classes import ClassSpec
 
 #: candidates tried by ``method="auto"``, in order of preference on ties
 AUTO_CANDIDATES = ("logistic", "prototype", "spreading", "clustering", "selftraining", "zeroshot", "ensemble")
+
+#: added to the candidates when rules give a label matrix: rules alone, and rules with embeddings
+RULE_CANDIDATES = ("majority", "dawid_skene", "fused")
 
 #: kept by "auto" unless another candidate beats it by more than one standard error: averaging
 #: methods that err differently is the safer bet when a hundred labels cannot tell them apart
@@ -72,6 +75,7 @@ def label_arrays(
     classes: Sequence[str],
     *,
     class_embeddings=None,
+    votes=None,
     method: str = "auto",
     candidates: Sequence[str] | None = None,
     n_splits: int = 5,
@@ -92,7 +96,11 @@ def label_arrays(
         Embeddings of the class names/descriptions (enables zero-shot and lets classes
         without labels be found).
     method : "auto" or a registry name
-    candidates : names tried by "auto" (default: :data:`AUTO_CANDIDATES`)
+    votes : array (n, m), optional
+        The rules' label matrix L (class codes, -1 = abstain); adds the label models and
+        the fused method (:data:`RULE_CANDIDATES`) to the candidates.
+    candidates : names tried by "auto" (default: :data:`AUTO_CANDIDATES`, plus
+        :data:`RULE_CANDIDATES` with ``votes``)
     """
     X = check_X(X)
     k = len(classes)
@@ -111,9 +119,14 @@ def label_arrays(
         warn.append(f"{len(single)} class(es) have only one given label ({', '.join(single[:10])}"
                     f"{', ...' if len(single) > 10 else ''}); the accuracy estimate for them is rough")
 
-    context = {"n_classes": k, "class_embeddings": class_embeddings, "random_state": random_state, "graph": None}
+    if votes is not None:
+        votes = np.asarray(votes)
+        if votes.ndim != 2 or votes.shape[0] != X.shape[0]:
+            raise InputError(f"votes must have shape ({X.shape[0]}, m): one row of rule votes per item")
+    context = {"n_classes": k, "class_embeddings": class_embeddings, "random_state": random_state, "graph": None,
+               "votes": votes}
     if method == "auto":
-        names = list(candidates or AUTO_CANDIDATES)
+        names = list(candidates or (AUTO_CANDIDATES + (RULE_CANDIDATES if votes is not None else ())))
     else:
         cls = get_labeler_class(method)
         # an ensemble is scored from its members' out-of-fold outputs, so they run too
@@ -137,6 +150,8 @@ def label_arrays(
                 raise InputError(f"method {method!r} needs at least {get_labeler_class(method).min_labels} "
                                  f"given labels; got {len(lab)}. Label more rows or use zeroshot")
             chosen = method
+        elif votes is not None:
+            chosen = "fused"  # rules label what they cover; embeddings carry it to the rest
         elif available("zeroshot", context):
             # class-balanced self-training from zero-shot (or one-class) starting scores
             chosen = "selftraining"
@@ -178,8 +193,9 @@ def label_arrays(
         timings["calibrate"] = t()
 
     t = _timer()
-    model = make_labeler(chosen, **context).fit(X, y)
-    P = apply_temperature(model.predict_proba(X), T)
+    X_in = labeler_input(chosen, X, context)
+    model = make_labeler(chosen, **context).fit(X_in, y)
+    P = apply_temperature(model.predict_proba(X_in), T)
     timings["label"] = t()
     labels = P.argmax(axis=1)
     labels[lab] = y[lab]
@@ -263,6 +279,21 @@ def _cached_encoder(path: str | None):
     return SentenceTransformerEncoder(path)
 
 
+def rule_votes(texts, rules_path, classes: Sequence[str], y=None, *, strict: bool = False,
+               progress: Progress | None = None) -> tuple[np.ndarray, dict]:
+    """Apply the rules in ``rules_path`` to ``texts``: (L, report) where the report holds the
+    per-rule analysis, the rules that raised (with their first row) and the slowest rules."""
+    from .signals import analyze, apply_rules, load_rules
+
+    rules = load_rules(rules_path)
+    res = apply_rules(texts, rules, classes, strict=strict,
+                      progress=(lambda d, n: progress("rules", d, n)) if progress else None)
+    report = analyze(res.L, res.rule_names, classes, y)
+    report.update({"file": str(rules_path), "errors": res.errors,
+                   "slowest": [{"rule": r, "seconds": round(t, 4)} for r, t in res.slowest(3)]})
+    return res.L, report
+
+
 def load_encoder(encoder_path=None):
     """The encoder for ``encoder_path`` (default: packaged MiniLM), loaded once per process."""
     return _cached_encoder(None if encoder_path is None else str(Path(encoder_path).resolve()))
@@ -288,50 +319,15 @@ def _pool_vectors(table, path, *, texts, vectors, vectors_column, encoder, cache
     return embed_texts(texts, encoder, cache, progress=cb)
 
 
-def label_table(
-    input_path,
-    out_path,
-    *,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    classes: ClassSpec | None = None,
-    vectors=None,
-    vectors_column: str | None = None,
-    encoder_path=None,
-    cache=None,
-    method: str = "auto",
-    report_path=None,
-    save_model=None,
-    n_splits: int = 5,
-    random_state: int | None = 0,
-    progress: Progress | None = None,
-) -> LabelResult:
-    """Read a table, label every row, write the table with three new columns.
+def _given_labels(table, input_path, label_column: str | None, classes: ClassSpec | None):
+    """(label column used, y codes with -1 for unlabeled, classes) from a table.
 
-    The output keeps every input column untouched and in order, and adds
-    ``fewlabels_label``, ``fewlabels_confidence`` and ``fewlabels_source``. Outputs are
-    written atomically; the input is never overwritten.
-    """
-    import pyarrow as pa
-
-    from .embed import EmbeddingCache
+    Classes come from ``classes`` or, when not given, from the labels seen."""
     from .io import label_column as read_labels
-    from .io import read_table, text_column as read_texts, write_json, write_table
 
-    timings: dict[str, float] = {}
-    check_outputs(input_path, out_path=out_path, report_path=report_path, save_model=save_model)
-    t = _timer()
-    table = read_table(input_path)
-    clash = [c for c in OUTPUT_COLUMNS if c in table.column_names]
-    if clash:
-        raise InputError(f"{input_path}: already has column(s) {', '.join(clash)}; rename or drop them first")
     if label_column is None and "label" in table.column_names:
         label_column = "label"
     raw = read_labels(table, label_column, input_path) if label_column else [None] * table.num_rows
-    texts = None
-    if text_column is not None or (vectors is None and vectors_column is None) or "text" in table.column_names:
-        texts = read_texts(table, text_column or "text", input_path)
-
     if classes is None:
         if label_column is None:
             raise InputError(f"{input_path}: no label column (no column 'label'; the table has "
@@ -352,6 +348,63 @@ def label_table(
             raise InputError(f"{where(input_path, label_column, i)}label {v!r} is not one of the classes "
                              f"({', '.join(classes.names[:20])}); fix the label or add the class")
         y[i] = code[v]
+    return label_column, y, classes
+
+
+def rules_table(input_path, rules, *, text_column: str = "text", label_column: str | None = None,
+                classes: ClassSpec | None = None, strict: bool = False, progress: Progress | None = None) -> dict:
+    """Apply rules to a table's texts; return the analysis report (see :func:`rule_votes`)."""
+    from .io import read_table, text_column as read_texts
+
+    table = read_table(input_path)
+    label_column, y, classes = _given_labels(table, input_path, label_column, classes)
+    texts = read_texts(table, text_column, input_path)
+    _, report = rule_votes(texts, rules, classes.names, y, strict=strict, progress=progress)
+    return report
+
+
+def label_table(
+    input_path,
+    out_path,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    classes: ClassSpec | None = None,
+    vectors=None,
+    vectors_column: str | None = None,
+    encoder_path=None,
+    cache=None,
+    method: str = "auto",
+    rules=None,
+    strict_rules: bool = False,
+    report_path=None,
+    save_model=None,
+    n_splits: int = 5,
+    random_state: int | None = 0,
+    progress: Progress | None = None,
+) -> LabelResult:
+    """Read a table, label every row, write the table with three new columns.
+
+    The output keeps every input column untouched and in order, and adds
+    ``fewlabels_label``, ``fewlabels_confidence`` and ``fewlabels_source``. Outputs are
+    written atomically; the input is never overwritten.
+    """
+    import pyarrow as pa
+
+    from .embed import EmbeddingCache
+    from .io import read_table, text_column as read_texts, write_json, write_table
+
+    timings: dict[str, float] = {}
+    check_outputs(input_path, out_path=out_path, report_path=report_path, save_model=save_model)
+    t = _timer()
+    table = read_table(input_path)
+    clash = [c for c in OUTPUT_COLUMNS if c in table.column_names]
+    if clash:
+        raise InputError(f"{input_path}: already has column(s) {', '.join(clash)}; rename or drop them first")
+    label_column, y, classes = _given_labels(table, input_path, label_column, classes)
+    texts = None
+    if text_column is not None or (vectors is None and vectors_column is None) or "text" in table.column_names:
+        texts = read_texts(table, text_column or "text", input_path)
     timings["load"] = t()
 
     t = _timer()
@@ -366,8 +419,18 @@ def label_table(
                          f"{C.shape[1]}; use the encoder that made the vectors, or drop --encoder")
     timings["embed"] = t()
 
-    result = label_arrays(X, y, classes.names, class_embeddings=C, method=method, n_splits=n_splits,
+    votes, rules_report = None, None
+    if rules is not None:
+        if texts is None:
+            texts = read_texts(table, text_column or "text", input_path)
+        t = _timer()
+        votes, rules_report = rule_votes(texts, rules, classes.names, y, strict=strict_rules, progress=progress)
+        timings["rules"] = t()
+
+    result = label_arrays(X, y, classes.names, class_embeddings=C, votes=votes, method=method, n_splits=n_splits,
                           random_state=random_state, progress=progress, timings=timings)
+    if rules_report is not None:
+        result.report["rules"] = rules_report
 
     t = _timer()
     names = np.asarray(classes.names, dtype=object)

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from .errors import InputError
-from .labelers.registry import get_labeler_class, make_labeler
+from .labelers.registry import get_labeler_class, labeler_input, make_labeler
 from .labelers.stacking import cross_fitted_stack, fit_stack_weights
 
 
@@ -123,8 +123,10 @@ def _tick_folds(fold_of, tick) -> None:
 
 def cross_val_proba(name: str, X: np.ndarray, y: np.ndarray, fold_of: np.ndarray, context: dict,
                     tick: Callable[[], None] | None = None) -> np.ndarray:
-    """``tick()`` is called after each fold."""
-    """Out-of-fold probabilities of method ``name`` for the labeled rows, shape (n_labeled, k)."""
+    """Out-of-fold probabilities of method ``name`` for the labeled rows, shape (n_labeled, k).
+
+    ``tick()`` is called after each fold.
+    """
     lab = np.flatnonzero(y >= 0)
     k = context["n_classes"]
     oof = np.zeros((len(lab), k))
@@ -132,8 +134,9 @@ def cross_val_proba(name: str, X: np.ndarray, y: np.ndarray, fold_of: np.ndarray
         hide = lab[fold_of == f]
         y_f = y.copy()
         y_f[hide] = -1
-        model = make_labeler(name, **context).fit(X, y_f)
-        oof[fold_of == f] = model.predict_proba(X)[hide]
+        X_in = labeler_input(name, X, context)
+        model = make_labeler(name, **context).fit(X_in, y_f)
+        oof[fold_of == f] = model.predict_proba(X_in)[hide]
         if tick:
             tick()
     return oof

@@ -53,6 +53,7 @@ def vote_counts(L: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.
 
 class _VoteModel(BaseLabeler):
     input_kind = "votes"
+    needs = ("votes",)
     min_labels = 0
 
     def fit(self, X, y=None):

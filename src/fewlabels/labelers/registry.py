@@ -10,6 +10,8 @@ from .base import BaseLabeler
 from .cache_model import CacheModelLabeler
 from .clustering import LaplacianClusteringLabeler
 from .ensemble import MeanEnsembleLabeler
+from .fused import FusedLabeler
+from .label_models import LABEL_MODELS
 from .logistic import LogisticLabeler
 from .prototype import PrototypeLabeler
 from .self_training import SelfTrainingLabeler
@@ -32,15 +34,20 @@ REGISTRY: dict[str, type[BaseLabeler]] = {
     )
 }
 
+#: methods that use the rules' label matrix L (``votes``): label models, whose X is L, and
+#: the fusion of rules with embeddings
+VOTE_REGISTRY: dict[str, type[BaseLabeler]] = {**LABEL_MODELS, FusedLabeler.name: FusedLabeler}
+
 #: context keys the pipeline may hand to a method's constructor
-CONTEXT_KEYS = ("class_embeddings", "graph", "n_classes", "random_state", "weights")
+CONTEXT_KEYS = ("class_embeddings", "graph", "n_classes", "random_state", "weights", "votes")
 
 
 def get_labeler_class(name: str) -> type[BaseLabeler]:
     try:
-        return REGISTRY[name]
+        return REGISTRY[name] if name in REGISTRY else VOTE_REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"unknown method {name!r}; choose one of: {', '.join(REGISTRY)}") from None
+        raise ConfigError(f"unknown method {name!r}; choose one of: {', '.join([*REGISTRY, *VOTE_REGISTRY])}"
+                          ) from None
 
 
 def accepts(name: str, key: str) -> bool:
@@ -57,3 +64,8 @@ def make_labeler(name: str, **context) -> BaseLabeler:
 def available(name: str, context: dict) -> bool:
     """Whether the pipeline context holds what method ``name`` needs."""
     return all(context.get(key) is not None for key in get_labeler_class(name).needs)
+
+
+def labeler_input(name: str, X, context: dict):
+    """What method ``name`` is fitted on: the label matrix for label models, else X."""
+    return context["votes"] if get_labeler_class(name).input_kind == "votes" else X

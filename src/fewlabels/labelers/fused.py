@@ -1,0 +1,69 @@
+"""Rules and embeddings together (weak-to-strong).
+
+1. The label model turns the rules' votes into P_rules on the rows some rule covers.
+2. Those rows, labeled with the label model's answer (given labels win), train the
+   embedding method, which then labels the rows no rule covers: the rules' signal reaches
+   items they never matched (seeds: AutoWS-Bench-101; "Debate Helps Weak-to-Strong
+   Generalization").
+3. On covered rows the two are combined as a product of experts,
+   P ∝ P_embedding · P_rules / prior (the prior divided out once, not counted twice).
+
+Cost: the embedding method's plus the label model's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+from .base import TransductiveLabeler
+
+
+class FusedLabeler(TransductiveLabeler):
+    """Embedding method × rules label model on the rows the rules cover.
+
+    Parameters
+    ----------
+    votes : (n, m) label matrix of the pool, -1 = abstain
+    embedding_method : str, default="logistic"
+    label_model : str, default="majority"
+        Majority vote by default: it needs no overlap between rules, where Dawid-Skene
+        cannot tell a rule's accuracy from chance.
+    class_embeddings, graph : passed on to the embedding method
+    """
+
+    name = "fused"
+    needs = ("votes",)
+    min_labels = 0
+
+    def __init__(self, votes=None, embedding_method: str = "logistic", label_model: str = "majority",
+                 class_embeddings=None, graph=None, n_classes: int | None = None, random_state: int | None = 0):
+        self.votes = votes
+        self.embedding_method = embedding_method
+        self.label_model = label_model
+        self.class_embeddings = class_embeddings
+        self.graph = graph
+        self.n_classes = n_classes
+        self.random_state = random_state
+
+    def _fit(self, X, y):
+        from .registry import make_labeler
+
+        if self.votes is None or np.shape(self.votes)[0] != X.shape[0]:
+            raise ConfigError("fused needs votes: the rules' label matrix with one row per item")
+        L = np.asarray(self.votes)
+        context = {"n_classes": self.n_classes_, "class_embeddings": self.class_embeddings, "graph": self.graph,
+                   "random_state": self.random_state}
+        lm = make_labeler(self.label_model, **context).fit(L, y)
+        P_lm = lm.predict_proba(L)
+        covered = (L >= 0).any(axis=1)
+        y_aug = y.copy()
+        weak = covered & (y < 0)
+        y_aug[weak] = P_lm[weak].argmax(axis=1)
+        self.n_weak_labels_ = int(weak.sum())
+        P_emb = make_labeler(self.embedding_method, **context).fit(X, y_aug).predict_proba(X)
+        prior = getattr(lm, "prior_", np.full(self.n_classes_, 1.0 / self.n_classes_))
+        F = P_emb.copy()
+        F[covered] = P_emb[covered] * P_lm[covered] / prior
+        F[covered] /= F[covered].sum(axis=1, keepdims=True)
+        self.transduction_ = F
