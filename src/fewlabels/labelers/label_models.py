@@ -7,13 +7,14 @@ embeddings, and return P (n, k). Rows where every rule abstains get the class pr
 * ``weighted_majority``: votes weighted by each rule's log-odds of being right; accuracies
   come from the given labels when a rule has some, else from its agreement with the
   majority of the other rules.
-* ``dawid_skene``: Dawid & Skene (1979) EM with a full confusion matrix per rule and a
-  class prior; given labels are clamped during EM (semi-supervised). The classic model
+* ``dawid_skene``: Dawid & Skene (1979) EM with a full confusion matrix per rule, abstention
+  modelled as an outcome, and a class prior; given labels are clamped during EM. The classic model
   behind Snorkel's and WRENCH's label models (seed: AutoWS-Bench-101).
 
 Cost: majority O(n · m); weighted majority O(n · m · k); Dawid-Skene O(iters · n · m · k)
 time (one vectorised pass per rule, no loop over rows) and O(n · k + m · k²) memory
-beyond L. Written for millions of rows and hundreds of rules.
+beyond L. Rows where every rule abstains get the prior (majority vote) or, for
+Dawid-Skene, what the abstentions themselves say. Written for millions of rows and hundreds of rules.
 
 These are not in the embedding registry (their X is votes, not vectors); the pipeline
 reaches them through :data:`LABEL_MODELS`.
@@ -139,9 +140,14 @@ class WeightedMajorityLabeler(_VoteModel):
 
 
 class DawidSkeneLabeler(_VoteModel):
-    """Dawid-Skene EM: per-rule confusion matrices θ_j[true, vote] and a class prior π.
+    """Dawid-Skene EM with abstention as an outcome: per-rule matrices θ_j[true, vote]
+    over the k classes plus "abstain", and a class prior π.
 
-    E-step: log T_ic = log π_c + Σ_j log θ_j[c, L_ij] over the rules that vote.
+    Modelling abstention matters for rules that only ever vote one class (most keyword
+    rules): what such a rule says is that it fired, and how much more often it fires on
+    one class than on another is what EM learns.
+
+    E-step: log T_ic = log π_c + Σ_j log θ_j[c, L_ij] (abstain counted as outcome k).
     M-step: θ_j ∝ Σ_i T_i ⊗ onehot(L_ij) + smoothing; π ∝ Σ_i T_i. Rows with a given label
     keep it (T clamped). Initialised from the majority vote.
 
@@ -150,7 +156,7 @@ class DawidSkeneLabeler(_VoteModel):
     max_iter : int, default=100
     tol : float, default=1e-5
     smoothing : float, default=0.01
-        Added to every confusion count (Laplace).
+        Added to every count (Laplace).
     """
 
     name = "dawid_skene"
@@ -166,19 +172,19 @@ class DawidSkeneLabeler(_VoteModel):
     def _fit(self, X, y):
         L = _votes(X, self.n_classes_)
         k, (n, m) = self.n_classes_, L.shape
+        outcome = np.where(L < 0, k, L)  # abstain = outcome k
         lab = y >= 0
         T = MajorityVoteLabeler(n_classes=k).fit(L, y).predict_proba(L)
         T[lab] = np.eye(k)[y[lab]]
-        voted = [np.flatnonzero(L[:, j] >= 0) for j in range(m)]
         self.converged_ = False
         for it in range(self.max_iter):
             # M-step
             self.prior_ = (T.sum(axis=0) + 1.0) / (n + k)
-            theta = np.empty((m, k, k))
-            for j, v in enumerate(voted):
-                onehot = np.zeros((len(v), k))
-                onehot[np.arange(len(v)), L[v, j]] = 1.0
-                C = T[v].T @ onehot + self.smoothing
+            theta = np.empty((m, k, k + 1))
+            for j in range(m):
+                onehot = np.zeros((n, k + 1))
+                onehot[np.arange(n), outcome[:, j]] = 1.0
+                C = T.T @ onehot + self.smoothing
                 theta[j] = C / C.sum(axis=1, keepdims=True)
             self.confusion_ = theta
             # E-step
@@ -190,14 +196,18 @@ class DawidSkeneLabeler(_VoteModel):
             if delta < self.tol:
                 self.converged_ = True
                 break
-        self.accuracies_ = np.array([(np.diag(t) * self.prior_).sum() for t in self.confusion_])
+        # P(vote right | the rule votes) = Σ_c π_c θ[c, c] / Σ_c π_c (1 − θ[c, abstain])
+        right = np.einsum("c,jcc->j", self.prior_, self.confusion_[:, :, :k])
+        votes = self.prior_ @ (1 - self.confusion_[:, :, k]).T
+        self.accuracies_ = right / np.maximum(votes, EPS)
 
     def _posterior(self, L):
+        k = self.n_classes_
+        outcome = np.where(L < 0, k, L)
         logT = np.tile(np.log(self.prior_), (L.shape[0], 1))
         log_theta = np.log(self.confusion_)
         for j in range(L.shape[1]):
-            v = L[:, j] >= 0
-            logT[v] += log_theta[j][:, L[v, j]].T
+            logT += log_theta[j][:, outcome[:, j]].T
         logT -= logT.max(axis=1, keepdims=True)
         T = np.exp(logT)
         return T / T.sum(axis=1, keepdims=True)
