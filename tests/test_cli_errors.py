@@ -808,3 +808,39 @@ def test_every_command_has_help(name):
     assert first_words in text
     top = invoke("--help")
     assert top.exit_code == 0 and name in top.stdout
+
+
+# ---------------------------------------------------------------------------------------
+# Rules (--rules, `fewlabels rules`)
+# ---------------------------------------------------------------------------------------
+
+
+def test_label_with_missing_rules_file(work):
+    before = work.snapshot()
+    missing = work.root / "nope.py"
+    assert_rejected(work, before, work.label("--rules", missing), str(missing), "rules file not found")
+
+
+def test_rule_returning_unknown_class_is_rejected(work):
+    rules = work.root / "rules.py"
+    rules.write_text("from fewlabels import rule\n\n@rule\ndef loud(text):\n    return 'URGENT'\n",
+                     encoding="utf-8")
+    before = work.snapshot()
+    assert_rejected(work, before, work.label("--rules", rules), "rule 'loud' returned 'URGENT' on row 1",
+                    "return a class name or None")
+    assert_rejected(work, before, invoke("rules", work.table, "--rules", rules), "rule 'loud'")
+
+
+def test_rules_command_and_label_with_rules(work):
+    rules = work.root / "rules.toml"
+    rules.write_text('[a]\nkeywords = ["about a"]\n[b]\nkeywords = ["about b"]\n', encoding="utf-8")
+    report = work.root / "lf.json"
+    res = invoke("rules", work.table, "--rules", rules, "--report", report)
+    assert res.exit_code == 0, res.output
+    lf = json.loads(report.read_text())
+    assert [r["rule"] for r in lf["rules"]] == ["a:keyword:about a", "b:keyword:about b"]
+    assert lf["rules"][0]["accuracy"] == 1.0 and lf["totals"]["rows"] == len(work.truth)
+    out, rep = work.root / "out.csv", work.root / "report.json"
+    res = work.label("--rules", rules, "--report", rep, out=out)
+    assert res.exit_code == 0, res.output
+    assert {"majority", "dawid_skene", "fused"} <= set(json.loads(rep.read_text())["candidates"])
