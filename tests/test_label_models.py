@@ -107,3 +107,22 @@ def test_fused_carries_rules_to_rows_no_rule_covers(blobs):
     assert {"majority", "dawid_skene", "fused"} <= set(with_labels.report["candidates"])
     with pytest.raises(InputError, match="votes must have shape"):
         label_arrays(blobs.X, blobs.y, list(blobs.classes), votes=L[:10])
+
+
+def test_dawid_skene_with_one_sided_keyword_rules():
+    """Rules that only ever vote one class (keyword rules) fire more on that class; with
+    abstention modelled and the prior fixed, EM does not collapse to a degenerate split."""
+    rng = np.random.default_rng(1)
+    n = 5000
+    truth = (rng.random(n) < 0.5).astype(int)
+    cols = []
+    for cls, m in ((1, 6), (0, 4)):
+        for _ in range(m):
+            fire = np.where(truth == cls, rng.random(n) < 0.3, rng.random(n) < 0.02)
+            cols.append(np.where(fire, cls, -1))
+    L = np.stack(cols, axis=1)
+    covered = (L >= 0).any(axis=1)
+    ds = DawidSkeneLabeler(n_classes=2).fit(L).predict(L)
+    mv = LABEL_MODELS["majority"](n_classes=2).fit(L).predict(L)
+    assert (ds[covered] == truth[covered]).mean() >= (mv[covered] == truth[covered]).mean() - 0.01
+    assert (ds[covered] == truth[covered]).mean() > 0.9

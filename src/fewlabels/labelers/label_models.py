@@ -157,12 +157,18 @@ class DawidSkeneLabeler(_VoteModel):
     tol : float, default=1e-5
     smoothing : float, default=0.01
         Added to every count (Laplace).
+    learn_prior : bool, default=False
+        Re-estimate π in every M-step. Off by default: π is fixed at the class balance of
+        the given labels and the majority vote on covered rows, because a free π lets EM
+        explain sparse, one-sided rules with a degenerate split (YouTube spam: 0.47
+        accuracy on covered rows with it, 0.93 without).
     """
 
     name = "dawid_skene"
 
-    def __init__(self, max_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.01,
+    def __init__(self, max_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.01, learn_prior: bool = False,
                  n_classes: int | None = None, random_state: int | None = 0):
+        self.learn_prior = learn_prior
         self.max_iter = max_iter
         self.tol = tol
         self.smoothing = smoothing
@@ -176,10 +182,13 @@ class DawidSkeneLabeler(_VoteModel):
         lab = y >= 0
         T = MajorityVoteLabeler(n_classes=k).fit(L, y).predict_proba(L)
         T[lab] = np.eye(k)[y[lab]]
+        known = lab | (L >= 0).any(axis=1)
+        self.prior_ = (T[known].sum(axis=0) + 1.0) / (known.sum() + k)
         self.converged_ = False
         for it in range(self.max_iter):
             # M-step
-            self.prior_ = (T.sum(axis=0) + 1.0) / (n + k)
+            if self.learn_prior:
+                self.prior_ = (T.sum(axis=0) + 1.0) / (n + k)
             theta = np.empty((m, k, k + 1))
             for j in range(m):
                 onehot = np.zeros((n, k + 1))
