@@ -11,9 +11,9 @@ embeddings, and return P (n, k). Rows where every rule abstains get the class pr
   modelled as an outcome, and a class prior; given labels are clamped during EM. The classic model
   behind Snorkel's and WRENCH's label models (seed: AutoWS-Bench-101).
 
-Cost: majority O(n · m); weighted majority O(n · m · k); Dawid-Skene O(iters · n · m · k)
-time (one vectorised pass per rule, no loop over rows) and O(n · k + m · k²) memory
-beyond L. Rows where every rule abstains get the prior (majority vote) or, for
+Cost: majority O(n · m); weighted majority O(n · m · k); Dawid-Skene O(n · m · log n)
+once to find the distinct vote patterns, then O(iters · u · m · k) for u distinct patterns
+(u ≤ n, usually far smaller), and O(u · k + m · k²) memory beyond L. Rows where every rule abstains get the prior (majority vote) or, for
 Dawid-Skene, what the abstentions themselves say. Written for millions of rows and hundreds of rules.
 
 These are not in the embedding registry (their X is votes, not vectors); the pipeline
@@ -178,27 +178,39 @@ class DawidSkeneLabeler(_VoteModel):
     def _fit(self, X, y):
         L = _votes(X, self.n_classes_)
         k, (n, m) = self.n_classes_, L.shape
-        outcome = np.where(L < 0, k, L)  # abstain = outcome k
         lab = y >= 0
-        T = MajorityVoteLabeler(n_classes=k).fit(L, y).predict_proba(L)
-        T[lab] = np.eye(k)[y[lab]]
+        T0 = MajorityVoteLabeler(n_classes=k).fit(L, y).predict_proba(L)
+        T0[lab] = np.eye(k)[y[lab]]
         known = lab | (L >= 0).any(axis=1)
-        self.prior_ = (T[known].sum(axis=0) + 1.0) / (known.sum() + k)
+        self.prior_ = (T0[known].sum(axis=0) + 1.0) / (known.sum() + k)
+        # EM runs on the distinct vote patterns of the unlabeled rows, weighted by how often
+        # each occurs (rows with the same votes have the same posterior), plus each labeled
+        # row on its own: u patterns instead of n rows, u ≤ n and usually far smaller.
+        unl = np.flatnonzero(~lab)
+        patterns, first, counts = np.unique(L[unl], axis=0, return_index=True, return_counts=True)
+        rows = np.concatenate([patterns, L[lab]]) if lab.any() else patterns
+        weight = np.concatenate([counts, np.ones(lab.sum())]).astype(float)
+        T = np.concatenate([T0[unl[first]], T0[lab]])
+        clamped = np.zeros(len(rows), bool)
+        clamped[len(patterns):] = True
+        onehot_lab = T[clamped].copy()
+        outcome = np.where(rows < 0, k, rows)  # abstain = outcome k
+        self.n_patterns_ = len(patterns)
         self.converged_ = False
         for it in range(self.max_iter):
-            # M-step
+            # M-step: θ_j[c, l] ∝ Σ_patterns weight · T[:, c] · [outcome_j = l]
+            WT = T * weight[:, None]
             if self.learn_prior:
-                self.prior_ = (T.sum(axis=0) + 1.0) / (n + k)
+                self.prior_ = (WT.sum(axis=0) + 1.0) / (n + k)
             theta = np.empty((m, k, k + 1))
             for j in range(m):
-                onehot = np.zeros((n, k + 1))
-                onehot[np.arange(n), outcome[:, j]] = 1.0
-                C = T.T @ onehot + self.smoothing
+                C = np.stack([np.bincount(outcome[:, j], weights=WT[:, c], minlength=k + 1) for c in range(k)])
+                C += self.smoothing
                 theta[j] = C / C.sum(axis=1, keepdims=True)
             self.confusion_ = theta
             # E-step
-            T_new = self._posterior(L)
-            T_new[lab] = np.eye(k)[y[lab]]
+            T_new = self._posterior(rows)
+            T_new[clamped] = onehot_lab
             delta = np.abs(T_new - T).max()
             T = T_new
             self.n_iter_ = it + 1
