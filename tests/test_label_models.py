@@ -29,13 +29,14 @@ def synthetic_L(n=20000, m=10, k=2, seed=0):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_contract_shapes_rows_and_abstain_prior(name):
-    L, truth, _ = synthetic_L(n=2000, m=5, k=3)
+    k = 2 if name == "triplet" else 3  # the triplet model is for two classes
+    L, truth, _ = synthetic_L(n=2000, m=5, k=k)
     L[:10] = -1  # rows where every rule abstains
-    model = LABEL_MODELS[name](n_classes=3).fit(L)
+    model = LABEL_MODELS[name](n_classes=k).fit(L)
     P = model.predict_proba(L)
-    assert P.shape == (2000, 3) and np.allclose(P.sum(axis=1), 1) and (P >= 0).all()
+    assert P.shape == (2000, k) and np.allclose(P.sum(axis=1), 1) and (P >= 0).all()
     np.testing.assert_allclose(P[:10], np.tile(P[0], (10, 1)))  # all-abstain rows share the prior
-    np.testing.assert_array_equal(P, LABEL_MODELS[name](n_classes=3).fit(L).predict_proba(L))
+    np.testing.assert_array_equal(P, LABEL_MODELS[name](n_classes=k).fit(L).predict_proba(L))
     assert (P.argmax(axis=1)[10:] == truth[10:]).mean() > 0.7  # 5 rules, 3 classes: MV gets ~0.76
 
 
@@ -126,3 +127,16 @@ def test_dawid_skene_with_one_sided_keyword_rules():
     mv = LABEL_MODELS["majority"](n_classes=2).fit(L).predict(L)
     assert (ds[covered] == truth[covered]).mean() >= (mv[covered] == truth[covered]).mean() - 0.01
     assert (ds[covered] == truth[covered]).mean() > 0.9
+
+
+def test_triplet_recovers_rule_accuracies_and_refuses_three_classes():
+    from fewlabels.labelers.label_models import TripletLabeler
+
+    L, truth, acc = synthetic_L(n=20000, m=10, k=2, seed=3)
+    model = TripletLabeler(n_classes=2).fit(L)
+    assert np.abs(model.accuracies_ - acc).max() < 0.05
+    covered = (L >= 0).any(axis=1)
+    ds = DawidSkeneLabeler(n_classes=2).fit(L).predict(L)
+    assert (model.predict(L)[covered] == truth[covered]).mean() >= (ds[covered] == truth[covered]).mean() - 0.01
+    with pytest.raises(ConfigError, match="two classes"):
+        TripletLabeler(n_classes=3).fit(synthetic_L(n=100, m=3, k=3)[0])

@@ -44,12 +44,9 @@ def vote_counts(L: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.
     """(n, k) sum of (weighted) votes per class."""
     n, m = L.shape
     w = np.ones(m) if weights is None else np.asarray(weights, dtype=float)
-    counts = np.zeros((n, k))
-    rows = np.arange(n)
-    for j in range(m):
-        v = L[:, j] >= 0
-        np.add.at(counts, (rows[v], L[v, j]), w[j])
-    return counts
+    v = L >= 0
+    flat = (np.arange(n)[:, None] * k + L)[v]  # one bincount over (row, class) cells
+    return np.bincount(flat, weights=np.broadcast_to(w, L.shape)[v], minlength=n * k).reshape(n, k)
 
 
 class _VoteModel(BaseLabeler):
@@ -237,7 +234,70 @@ class DawidSkeneLabeler(_VoteModel):
         return self._posterior(_votes(X, self.n_classes_))
 
 
+class TripletLabeler(_VoteModel):
+    """Method-of-moments label model for two classes (FlyingSquid triplets, Fu et al. 2020;
+    the MeTaL family: accuracies from the agreement structure of the rules).
+
+    Votes map to ±1 (abstain 0). For conditionally independent rules,
+    E[λ_i λ_j | both vote] = a_i · a_j with a_i = E[λ_i · Y | rule i votes], so every triplet
+    (i, j, l) gives |a_i| = sqrt(|M_ij · M_il / M_jl|); the median over triplets is taken and
+    rules are assumed better than chance (a_i > 0). Rows are then scored by weighted votes
+    with weights log((1 + a_i) / (1 − a_i)) and the class prior (given labels and majority
+    vote on covered rows). Given labels, when a rule has at least 5 of them, replace its
+    agreement-based estimate.
+
+    Cost: O(n · m²) once for the agreement matrix (two matrix products), O(m³) for the
+    triplets, O(n · m) to predict; no iterations over rows. Two classes only.
+    """
+
+    name = "triplet"
+
+    def __init__(self, min_overlap: int = 20, n_classes: int | None = None, random_state: int | None = 0):
+        self.min_overlap = min_overlap
+        self.n_classes = n_classes
+        self.random_state = random_state
+
+    def _fit(self, X, y):
+        if self.n_classes_ != 2:
+            raise ConfigError("triplet is for two classes; use dawid_skene for more")
+        L = _votes(X, 2)
+        V = np.where(L < 0, 0.0, 2.0 * L - 1.0).astype(np.float32)  # ±1, abstain 0
+        B = (L >= 0).astype(np.float32)
+        both = B.T @ B  # co-vote counts
+        M = (V.T @ V) / np.maximum(both, 1)  # E[λ_i λ_j | both vote]
+        m = L.shape[1]
+        ok = (both >= self.min_overlap) & (np.abs(M) > 1e-3)
+        a = np.full(m, np.nan)
+        upper = np.triu(np.ones((m, m), bool), 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for i in range(m):  # all triplets (i, j, l) at once: |M_ij · M_il / M_jl|
+                valid = upper & ok & ok[i][:, None] & ok[i][None, :]
+                valid[i, :] = valid[:, i] = False
+                if valid.any():
+                    a[i] = np.median(np.sqrt(np.abs(np.outer(M[i], M[i]) / M)[valid]))
+        a = np.where(np.isnan(a), 0.2, np.clip(a, 0.02, 0.98))  # no triplet: a weak default
+        lab = y >= 0
+        for i in range(m):
+            on = lab & (L[:, i] >= 0)
+            if on.sum() >= 5:
+                acc = ((L[on, i] == y[on]).sum() + 1) / (on.sum() + 2)
+                a[i] = np.clip(2 * acc - 1, 0.02, 0.98)
+        self.accuracies_ = (1 + a) / 2
+        self.weights_ = np.log((1 + a) / (1 - a))
+        T0 = MajorityVoteLabeler(n_classes=2).fit(L, y).predict_proba(L)
+        known = lab | (L >= 0).any(axis=1)
+        T0[lab] = np.eye(2)[y[lab]]
+        self.prior_ = (T0[known].sum(axis=0) + 1.0) / (known.sum() + 2)
+
+    def _predict_proba(self, X):
+        L = _votes(X, 2)
+        V = np.where(L < 0, 0.0, 2.0 * L - 1.0)
+        score = V @ self.weights_ + np.log(self.prior_[1] / self.prior_[0])  # log-odds of class 1
+        p1 = 1.0 / (1.0 + np.exp(-score))
+        return np.stack([1 - p1, p1], axis=1)
+
+
 #: label models by name (their input is L, not embeddings)
 LABEL_MODELS: dict[str, type[BaseLabeler]] = {
-    cls.name: cls for cls in (MajorityVoteLabeler, WeightedMajorityLabeler, DawidSkeneLabeler)
+    cls.name: cls for cls in (MajorityVoteLabeler, WeightedMajorityLabeler, DawidSkeneLabeler, TripletLabeler)
 }
