@@ -235,10 +235,10 @@ def demo(
 @app.command()
 def methods():
     """List the labeling methods."""
-    from .labelers.registry import REGISTRY
+    from .labelers.registry import REGISTRY, VOTE_REGISTRY
 
     t = Table("name", "needs", "what it does")
-    for name, cls in REGISTRY.items():
+    for name, cls in {**REGISTRY, **VOTE_REGISTRY}.items():
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         t.add_row(name, ", ".join(cls.needs) or "-", doc)
     out.print(t)
