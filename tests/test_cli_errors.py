@@ -844,3 +844,11 @@ def test_rules_command_and_label_with_rules(work):
     res = work.label("--rules", rules, "--report", rep, out=out)
     assert res.exit_code == 0, res.output
     assert {"majority", "dawid_skene", "fused"} <= set(json.loads(rep.read_text())["candidates"])
+
+
+def test_rules_report_equal_to_input_is_rejected(work):
+    rules = work.root / "rules.toml"
+    rules.write_text('[a]\nkeywords = ["about a"]\n', encoding="utf-8")
+    before = work.snapshot()
+    assert_rejected(work, before, invoke("rules", work.table, "--rules", rules, "--report", work.table),
+                    "--report is the input file")

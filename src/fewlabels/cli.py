@@ -173,8 +173,9 @@ def rules_command(
     """Apply labeling rules to a table and print each rule's coverage, overlaps, conflicts and accuracy."""
     with user_errors():
         from .io import write_json
-        from .pipeline import rules_table
+        from .pipeline import check_outputs, rules_table
 
+        check_outputs(input, report_path=report)
         spec = _classes(classes, classes_file)
         with progress_bars() as progress:
             rep = rules_table(input, rules, text_column=text_column, label_column=label_column, classes=spec,
