@@ -6,52 +6,90 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fewlabels.errors import ConfigError, InputError
-from fewlabels.labelers.label_models import LABEL_MODELS, DawidSkeneLabeler, WeightedMajorityLabeler
+from fewlabels.errors import ConfigError, InputError, NotFittedError
+from fewlabels.labelers import label_models as lm
+from fewlabels.labelers.label_models import (
+    LABEL_MODELS,
+    DawidSkeneLabeler,
+    MajorityVoteLabeler,
+    MetalLabeler,
+    WeightedMajorityLabeler,
+    check_votes,
+    distinct_rows,
+    make_label_model,
+)
+from fewlabels.signals.synthetic import make_votes
 
 NAMES = list(LABEL_MODELS)
 
 
-def synthetic_L(n=20000, m=10, k=2, seed=0):
-    """Conditionally independent rules with known accuracy and coverage; errors uniform."""
-    rng = np.random.default_rng(seed)
-    truth = rng.integers(0, k, n)
-    acc = rng.uniform(0.6, 0.9, m)
-    cov = rng.uniform(0.3, 0.8, m)
-    L = np.full((n, m), -1)
-    for j in range(m):
-        votes = rng.random(n) < cov[j]
-        right = rng.random(n) < acc[j]
-        wrong = (truth + rng.integers(1, k, n)) % k if k > 1 else truth
-        L[votes, j] = np.where(right, truth, wrong)[votes]
-    return L, truth, acc
+@pytest.fixture(scope="module")
+def votes3():
+    s = make_votes(3000, 6, 3, random_state=1)
+    s.L[:20] = -1  # rows where every rule abstains
+    return s
+
+
+# -- contract -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_contract_shapes_rows_and_abstain_prior(name):
-    k = 2 if name == "triplet" else 3  # the triplet model is for two classes
-    L, truth, _ = synthetic_L(n=2000, m=5, k=k)
-    L[:10] = -1  # rows where every rule abstains
-    model = LABEL_MODELS[name](n_classes=k).fit(L)
-    P = model.predict_proba(L)
-    assert P.shape == (2000, k) and np.allclose(P.sum(axis=1), 1) and (P >= 0).all()
-    np.testing.assert_allclose(P[:10], np.tile(P[0], (10, 1)))  # all-abstain rows share the prior
-    np.testing.assert_array_equal(P, LABEL_MODELS[name](n_classes=k).fit(L).predict_proba(L))
-    assert (P.argmax(axis=1)[10:] == truth[10:]).mean() > 0.7  # 5 rules, 3 classes: MV gets ~0.76
+def test_contract_shapes_rows_determinism_and_abstain_rows_get_the_prior(name, votes3):
+    model = LABEL_MODELS[name](n_classes=3).fit(votes3.L)
+    assert model.input_kind == "votes" and model.needs == ("votes",) and model.min_labels == 0
+    P = model.predict_proba(votes3.L)
+    assert P.shape == (3000, 3) and P.dtype == np.float64
+    assert np.allclose(P.sum(axis=1), 1) and (P >= 0).all()
+    np.testing.assert_allclose(P[:20], np.tile(model.prior_, (20, 1)), rtol=1e-6)
+    again = LABEL_MODELS[name](n_classes=3).fit(votes3.L.astype(np.int64)).predict_proba(votes3.L)
+    assert np.array_equal(P, again)  # same input, same bytes
+    np.testing.assert_array_equal(model.predict(votes3.L), P.argmax(axis=1))
+    assert (model.predict(votes3.L)[20:] == votes3.truth[20:]).mean() > 0.8
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_needs_n_classes_and_valid_codes(name):
-    with pytest.raises(ConfigError, match="n_classes"):
+def test_contract_bad_input_and_unfitted_use(name):
+    with pytest.raises(ConfigError, match="needs n_classes"):
         LABEL_MODELS[name]().fit(np.array([[0, 1], [1, -1]]))
-    with pytest.raises(InputError, match="outside"):
+    with pytest.raises(InputError, match=r"holds 2 at row 1, rule column 1, outside -1\.\.1"):
         LABEL_MODELS[name](n_classes=2).fit(np.array([[0, 2], [1, -1]]))
+    with pytest.raises(InputError, match="shape \\(n, m\\)"):
+        LABEL_MODELS[name](n_classes=2).fit(np.array([0, 1]))
+    with pytest.raises(InputError, match="integer class codes"):
+        LABEL_MODELS[name](n_classes=2).fit(np.array([[0.5, 1]]))
+    with pytest.raises(NotFittedError):
+        LABEL_MODELS[name](n_classes=2).predict_proba(np.array([[0, 1]]))
+    m = LABEL_MODELS[name](n_classes=2).fit(np.array([[0, 1], [1, -1], [1, 1]]))
+    with pytest.raises(InputError, match="fitted with 2"):
+        m.predict_proba(np.array([[0, 1, 1]]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_contract_given_labels_and_new_rows(name, votes3):
+    y = np.full(3000, -1)
+    y[:300] = votes3.truth[:300]
+    model = LABEL_MODELS[name](n_classes=3).fit(votes3.L, y)
+    assert np.allclose(model.prior_, np.bincount(votes3.truth[:300], minlength=3) / 300, atol=0.02)
+    P_new = model.predict_proba(votes3.L[-5:])
+    np.testing.assert_allclose(P_new, model.predict_proba(votes3.L)[-5:])
+
+
+def test_make_label_model_lists_the_names():
+    assert isinstance(make_label_model("metal", n_classes=2), MetalLabeler)
+    with pytest.raises(ConfigError, match="unknown label model 'snorkel'; choose one of: majority, "
+                                          "weighted_majority, dawid_skene, metal"):
+        make_label_model("snorkel")
+
+
+# -- hand-checked cases -------------------------------------------------------------------------
 
 
 def test_majority_vote_hand_case():
     L = np.array([[0, 0, 1], [1, 1, -1], [0, 1, -1], [-1, -1, -1]])
-    P = LABEL_MODELS["majority"](n_classes=2).fit(L).predict_proba(L)
-    np.testing.assert_allclose(P[:3], [[2 / 3, 1 / 3], [0, 1], [0.5, 0.5]])
+    m = MajorityVoteLabeler(n_classes=2).fit(L)
+    # prior: mean vote share of the covered rows, add-one smoothed: (2/3+0+1/2+1, 1/3+1+1/2+1) / 5
+    np.testing.assert_allclose(m.prior_, [(2 / 3 + 0.5 + 1) / 5, (1 / 3 + 1 + 0.5 + 1) / 5])
+    np.testing.assert_allclose(m.predict_proba(L), [[2 / 3, 1 / 3], [0, 1], [0.5, 0.5], m.prior_])
 
 
 def test_weighted_majority_trusts_the_accurate_rule():
@@ -59,84 +97,122 @@ def test_weighted_majority_trusts_the_accurate_rule():
     y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1, -1])
     L = np.stack([np.r_[y[:10], 0], np.r_[1 - y[:10], 1], np.r_[1 - y[:10], 1]], axis=1)
     m = WeightedMajorityLabeler(n_classes=2).fit(L, y)
-    # a rule no better than chance gets (almost) no weight; it is never turned upside down
-    assert m.weights_[0] > 1 and abs(m.weights_[1]) < 0.01
+    np.testing.assert_allclose(m.accuracies_, [11 / 12, 0.501, 0.501])  # (10 + 1) / (10 + 2); chance is clipped
+    np.testing.assert_allclose(m.weights_[0], np.log(11))
     assert m.predict_proba(L)[-1].argmax() == 0
+    # an abstention on an unlabeled row (both -1) is neither a labeled vote nor a right one
+    L2 = np.vstack([L, [[-1, -1, -1]] * 20])
+    m2 = WeightedMajorityLabeler(n_classes=2).fit(L2, np.r_[y, [-1] * 20])
+    np.testing.assert_allclose(m2.accuracies_, m.accuracies_)
+
+
+def test_dawid_skene_hand_case_one_step():
+    """Two rules, given labels on every row: one M-step gives the Laplace-smoothed counts."""
+    L = np.array([[0, 0], [0, 1], [1, 1], [1, -1]])
+    y = np.array([0, 0, 1, 1])
+    m = DawidSkeneLabeler(n_classes=2, max_iter=1).fit(L, y)
+    # class 0 rows: rule 0 votes 0, 0; rule 1 votes 0, 1. Counts over (0, 1, abstain) + 1, / (2 + 3)
+    np.testing.assert_allclose(m.cond_[0, 0], [3 / 5, 1 / 5, 1 / 5])
+    np.testing.assert_allclose(m.cond_[1, 0], [2 / 5, 2 / 5, 1 / 5])
+    np.testing.assert_allclose(m.cond_[1, 1], [1 / 5, 2 / 5, 2 / 5])
+    np.testing.assert_allclose(m.prior_, [0.5, 0.5])
+    # row [0, 1]: P(0) ∝ .5 · 3/5 · 2/5, P(1) ∝ .5 · 1/5 · 2/5 → 3/4
+    np.testing.assert_allclose(m.predict_proba(np.array([[0, 1]])), [[0.75, 0.25]])
+
+
+def test_abstain_evidence_changes_only_what_it_should():
+    s = make_votes(20000, 10, 2, polarity="one", class_balance=[0.8, 0.2], coverage=(0.1, 0.4), random_state=2)
+    plain = DawidSkeneLabeler(n_classes=2).fit(s.L)
+    full = DawidSkeneLabeler(n_classes=2, abstain_evidence=True).fit(s.L)
+    np.testing.assert_array_equal(plain.cond_, full.cond_)  # same fit, other prediction
+    none = (s.L < 0).all(axis=1)
+    assert none.any() and full.predict_proba(s.L)[none][0, 0] > plain.prior_[0]  # silence says "class 0"
+    # the full model is right far more often here: silence is informative for one-class rules
+    assert (full.predict(s.L) == s.truth).mean() > (plain.predict(s.L) == s.truth).mean() + 0.1
+
+
+# -- recovery of known accuracies ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("k", [2, 3])
-def test_dawid_skene_recovers_rule_accuracies(k):
-    L, truth, acc = synthetic_L(n=20000, m=10, k=k, seed=k)
-    model = DawidSkeneLabeler(n_classes=k).fit(L)
-    assert np.abs(model.accuracies_ - acc).max() < 0.05
-    covered = (L >= 0).any(axis=1)
-    mv = LABEL_MODELS["majority"](n_classes=k).fit(L).predict(L)
-    ds = model.predict(L)
-    assert (ds[covered] == truth[covered]).mean() >= (mv[covered] == truth[covered]).mean()
+@pytest.mark.parametrize("model", [DawidSkeneLabeler, MetalLabeler])
+def test_recovers_rule_accuracies(model, k):
+    s = make_votes(20000, 10, k, accuracy=(0.6, 0.9), coverage=(0.3, 0.8), random_state=k)
+    m = model(n_classes=k).fit(s.L)
+    assert np.abs(m.accuracies_ - s.accuracy).max() < 0.05
+    np.testing.assert_allclose(m.prior_, np.full(k, 1 / k), atol=0.02)
+    mv = MajorityVoteLabeler(n_classes=k).fit(s.L).predict(s.L)
+    assert (m.predict(s.L) == s.truth).mean() >= (mv == s.truth).mean()
 
 
-def test_weighted_majority_estimates_accuracies_without_labels():
-    L, _, acc = synthetic_L(n=20000, m=10, k=2, seed=5)
-    m = WeightedMajorityLabeler(n_classes=2).fit(L)
-    assert np.corrcoef(m.accuracies_, acc)[0, 1] > 0.9
+@pytest.mark.parametrize("model", [DawidSkeneLabeler, MetalLabeler])
+def test_recovers_one_class_rules_and_class_balance(model):
+    """Keyword-style rules that vote one class each, on 80/20 classes, no labels."""
+    s = make_votes(20000, 10, 2, polarity="one", class_balance=[0.8, 0.2], coverage=(0.1, 0.4), random_state=2)
+    m = model(n_classes=2).fit(s.L)
+    assert np.abs(m.accuracies_ - s.accuracy).max() < 0.05
+    assert abs(m.prior_[1] - 0.2) < 0.02
 
 
-def test_dawid_skene_uses_given_labels():
-    L, truth, _ = synthetic_L(n=3000, m=6, k=2, seed=9)
+def test_weighted_majority_estimates_accuracies_from_agreement():
+    s = make_votes(20000, 10, 2, random_state=5)
+    m = WeightedMajorityLabeler(n_classes=2).fit(s.L)
+    assert np.abs(m.accuracies_ - s.accuracy).max() < 0.05
+
+
+def test_given_labels_anchor_the_generative_models():
+    s = make_votes(3000, 6, 2, random_state=9)
     y = np.full(3000, -1)
-    y[:300] = truth[:300]
-    m = DawidSkeneLabeler(n_classes=2).fit(L, y)
-    np.testing.assert_array_equal(m.predict_proba(L)[:0].shape, (0, 2))
-    assert m.converged_ and m.n_iter_ >= 1
+    y[:300] = s.truth[:300]
+    m = DawidSkeneLabeler(n_classes=2).fit(s.L, y)
+    assert m.converged_ and 1 <= m.n_iter_ < 100 and np.isfinite(m.log_likelihood_)
+    np.testing.assert_array_equal(m.predict_proba(s.L[:0]).shape, (0, 2))
+    flipped = np.where(s.L < 0, -1, 1 - s.L)  # every rule now mostly wrong
+    assert (DawidSkeneLabeler(n_classes=2).fit(flipped).accuracies_ > 0.5).all()  # no labels: can't tell
+    for model in (DawidSkeneLabeler, MetalLabeler):  # the labels can
+        m = model(n_classes=2).fit(flipped, y)
+        assert np.abs(m.accuracies_ - (1 - s.accuracy)).max() < 0.05
 
 
-def test_fused_carries_rules_to_rows_no_rule_covers(blobs):
-    """Weak-to-strong: rules cover a third of the rows; the fused labels are right on the rest."""
-    from fewlabels.labelers.fused import FusedLabeler
-    from fewlabels.pipeline import label_arrays
+def test_metal_class_balance_options(votes3):
+    uniform = MetalLabeler(n_classes=3, class_balance="uniform").fit(votes3.L)
+    assert np.allclose(uniform.prior_, 1 / 3) and uniform.balance_from_ == "class_balance"
+    assert MetalLabeler(n_classes=3).fit(votes3.L).balance_from_ == "dawid_skene"
+    y = np.where(np.arange(3000) < 100, votes3.truth, -1)
+    assert MetalLabeler(n_classes=3).fit(votes3.L, y).balance_from_ == "labels"
+    given = MetalLabeler(n_classes=3, class_balance=[0.5, 0.3, 0.2]).fit(votes3.L)
+    np.testing.assert_allclose(given.prior_, [0.5, 0.3, 0.2])
+    with pytest.raises(ConfigError, match="class_balance must be 3 positive shares"):
+        MetalLabeler(n_classes=3, class_balance=[0.5, 0.5]).fit(votes3.L)
+    with pytest.raises(ConfigError, match="class_balance='balanced'"):
+        MetalLabeler(n_classes=3, class_balance="balanced").fit(votes3.L)
 
+
+def test_metal_moment_sample_is_seeded(votes3):
+    a = MetalLabeler(n_classes=3, moment_sample=1000, random_state=1).fit(votes3.L)
+    b = MetalLabeler(n_classes=3, moment_sample=1000, random_state=1).fit(votes3.L)
+    np.testing.assert_array_equal(a.mu_, b.mu_)
+    assert np.abs(a.accuracies_ - votes3.accuracy).max() < 0.1
+
+
+# -- vectorised internals ---------------------------------------------------------------------------
+
+
+def test_identical_rows_are_merged_exactly(monkeypatch):
     rng = np.random.default_rng(0)
-    covered = rng.random(blobs.n) < 0.33
-    L = np.full((blobs.n, 2), -1)
-    L[covered, 0] = np.where(rng.random(covered.sum()) < 0.9, blobs.truth[covered], (blobs.truth[covered] + 1) % 3)
-    no_labels = np.full(blobs.n, -1)
-    P = FusedLabeler(votes=L, n_classes=3).fit(blobs.X, no_labels).predict_proba(blobs.X)
-    assert (P.argmax(axis=1)[~covered] == blobs.truth[~covered]).mean() >= 0.95
-    res = label_arrays(blobs.X, no_labels, list(blobs.classes), votes=L, fit_end_model=False)
-    assert res.method == "fused" and res.report["fallback"]
-    with_labels = label_arrays(blobs.X, blobs.y, list(blobs.classes), votes=L, fit_end_model=False)
-    assert {"majority", "dawid_skene", "fused"} <= set(with_labels.report["candidates"])
-    with pytest.raises(InputError, match="votes must have shape"):
-        label_arrays(blobs.X, blobs.y, list(blobs.classes), votes=L[:10])
+    L = check_votes(np.where(rng.random((5000, 4)) < 0.8, -1, rng.integers(0, 2, (5000, 4))), 2)
+    rows = distinct_rows(L, None, 2)
+    assert rows.inverse is not None and len(rows.w) <= 81 and rows.w.sum() == 5000
+    np.testing.assert_array_equal(rows.L[rows.inverse], L)
+    merged = DawidSkeneLabeler(n_classes=2).fit(L).predict_proba(L)
+    monkeypatch.setattr(lm, "distinct_rows", lambda L, y, k, **kw: lm._Rows(L, np.full(len(L), -1) if y is None
+                                                                              else y, np.ones(len(L)), None, k))
+    np.testing.assert_allclose(DawidSkeneLabeler(n_classes=2).fit(L).predict_proba(L), merged, atol=1e-5)
 
 
-def test_dawid_skene_with_one_sided_keyword_rules():
-    """Rules that only ever vote one class (keyword rules) fire more on that class; with
-    abstention modelled and the prior fixed, EM does not collapse to a degenerate split."""
-    rng = np.random.default_rng(1)
-    n = 5000
-    truth = (rng.random(n) < 0.5).astype(int)
-    cols = []
-    for cls, m in ((1, 6), (0, 4)):
-        for _ in range(m):
-            fire = np.where(truth == cls, rng.random(n) < 0.3, rng.random(n) < 0.02)
-            cols.append(np.where(fire, cls, -1))
-    L = np.stack(cols, axis=1)
-    covered = (L >= 0).any(axis=1)
-    ds = DawidSkeneLabeler(n_classes=2).fit(L).predict(L)
-    mv = LABEL_MODELS["majority"](n_classes=2).fit(L).predict(L)
-    assert (ds[covered] == truth[covered]).mean() >= (mv[covered] == truth[covered]).mean() - 0.01
-    assert (ds[covered] == truth[covered]).mean() > 0.9
-
-
-def test_triplet_recovers_rule_accuracies_and_refuses_three_classes():
-    from fewlabels.labelers.label_models import TripletLabeler
-
-    L, truth, acc = synthetic_L(n=20000, m=10, k=2, seed=3)
-    model = TripletLabeler(n_classes=2).fit(L)
-    assert np.abs(model.accuracies_ - acc).max() < 0.05
-    covered = (L >= 0).any(axis=1)
-    ds = DawidSkeneLabeler(n_classes=2).fit(L).predict(L)
-    assert (model.predict(L)[covered] == truth[covered]).mean() >= (ds[covered] == truth[covered]).mean() - 0.01
-    with pytest.raises(ConfigError, match="two classes"):
-        TripletLabeler(n_classes=3).fit(synthetic_L(n=100, m=3, k=3)[0])
+def test_blocks_give_the_same_answer(monkeypatch, votes3):
+    whole = DawidSkeneLabeler(n_classes=3).fit(votes3.L).predict_proba(votes3.L)
+    monkeypatch.setattr(lm, "_BLOCK_BYTES", 4 * 6 * 3 * 100)  # blocks of 100 rows
+    monkeypatch.setattr(lm, "_CACHE_BYTES", 0)
+    np.testing.assert_allclose(DawidSkeneLabeler(n_classes=3).fit(votes3.L).predict_proba(votes3.L), whole,
+                               atol=1e-6)

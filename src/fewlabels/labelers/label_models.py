@@ -1,79 +1,255 @@
-"""Label models: labelers whose input is the rules' votes, X = L (n × m, -1 = abstain).
+"""Label models: labelers whose input is the rules' votes.
 
-They see only L (and the given labels, when there are any), never the texts or the
-embeddings, and return P (n, k). Rows where every rule abstains get the class prior.
+Notation: n rows, m rules, k classes. ``X`` is the label matrix L of shape (n, m) with
+class codes 0..k-1 and -1 where a rule abstains; ``y`` of shape (n,) holds given labels
+(-1 = unlabeled) and ``P`` of shape (n, k) the result. The models see only L and y, never
+texts or embeddings (Snorkel's layering), and need ``n_classes`` because the rules may
+not vote for every class.
 
-* ``majority``: share of votes per class.
-* ``weighted_majority``: votes weighted by each rule's log-odds of being right; accuracies
-  come from the given labels when a rule has some, else from its agreement with the
-  majority of the other rules.
-* ``dawid_skene``: Dawid & Skene (1979) EM with a full confusion matrix per rule, abstention
-  modelled as an outcome, and a class prior; given labels are clamped during EM. The classic model
-  behind Snorkel's and WRENCH's label models (seed: AutoWS-Bench-101).
+=====================  ===========================================================  ==================
+name                   model                                                        fit cost
+=====================  ===========================================================  ==================
+``majority``           share of the votes per class                                 O(n·m·k)
+``weighted_majority``  votes weighted by each rule's log-odds of being right        O(n·m·k)
+``dawid_skene``        Dawid & Skene (1979) EM, a confusion matrix per rule         O(iters·n·m·k²)
+``metal``              Snorkel MeTaL (Ratner et al. 2019): moments of L              O(n·m²·k²) once (*)
+=====================  ===========================================================  ==================
 
-Cost: majority O(n · m); weighted majority O(n · m · k); Dawid-Skene O(n · m · log n)
-once to find the distinct vote patterns, then O(iters · u · m · k) for u distinct patterns
-(u ≤ n, usually far smaller), and O(u · k + m · k²) memory beyond L. Rows where every rule abstains get the prior (majority vote) or, for
-Dawid-Skene, what the abstentions themselves say. Written for millions of rows and hundreds of rules.
+(*) on at most ``moment_sample`` rows (250 000 by default), plus a Dawid-Skene fit on a
+sample for the class balance.
 
-These are not in the embedding registry (their X is votes, not vectors); the pipeline
-reaches them through :data:`LABEL_MODELS`.
+The two generative models share one parameterisation, the class prior π (k,) and, for
+each rule j, ``cond_[j, c, l] = P(rule j's outcome is l | true class c)`` over the k
+classes plus abstain (l = k). Rows are predicted from the votes cast only, as Snorkel
+does: ``log P(c | row) = log π_c + Σ_{j votes} log cond_[j, c, L_j] + const``, so a row
+where every rule abstains gets the prior π. Every model gives such rows its ``prior_``.
+
+Vectorisation: the votes of a block of rows become a one-hot matrix of shape
+(b, m·k), abstain = all zeros, so a posterior is one matrix product with an (m·k, k)
+table of log-probabilities and EM's sufficient statistics are one product with the
+posteriors; there is no Python loop over rows. Rows with identical votes (and given
+label) are merged first when that shrinks the work, which is common for real rules
+(most rows get zero to three votes). Memory: O(n·k + m·k²) beyond L and one block of
+the one-hot matrix (≤ 32 MB), O(m²·k²) for ``metal``'s moment matrix.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-from ..errors import ConfigError, InputError
+import numpy as np
+from scipy.linalg.blas import ssyrk
+from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
+
+from ..errors import ConfigError, InputError, NotFittedError
+from ..validation import check_y
 from .base import BaseLabeler
 
-EPS = 1e-9
+#: bytes of float32 one-hot votes per block of rows
+_BLOCK_BYTES = 1 << 25
+#: cache the whole one-hot matrix across EM iterations when it is at most this large
+_CACHE_BYTES = 1 << 28
+_TINY = 1e-6
+#: given labels from which the generative models start (else from the majority vote)
+MIN_LABELS_TO_START = 10
 
 
-def _votes(X, n_classes: int) -> np.ndarray:
-    L = np.asarray(X)
+def check_votes(L, n_classes: int, *, name: str = "L") -> np.ndarray:
+    """A label matrix as C-contiguous int8 (int16 beyond 127 classes).
+
+    Parameters
+    ----------
+    L : array-like of shape (n, m); ints, or floats holding whole numbers
+    n_classes : int
+
+    Raises
+    ------
+    InputError
+        Not 2-D, no rules, not whole numbers, or a code outside -1..n_classes-1 (the
+        message names its row and rule column).
+    """
+    L = np.asarray(L)
     if L.ndim != 2:
-        raise InputError(f"L must have shape (n, m); got {L.shape}")
-    L = L.astype(np.int64)
-    if (L < -1).any() or (L >= n_classes).any():
-        raise InputError(f"L holds codes outside -1..{n_classes - 1}")
-    return L
+        raise InputError(f"{name} must have shape (n, m): one row per item, one column per rule; got {L.shape}")
+    if L.shape[1] == 0:
+        raise InputError(f"{name} has no columns; a label model needs at least one rule")
+    if not np.issubdtype(L.dtype, np.integer) and not (
+            np.issubdtype(L.dtype, np.floating) and np.isfinite(L).all() and (np.mod(L, 1) == 0).all()):
+        raise InputError(f"{name} must hold integer class codes (-1 = abstain); got dtype {L.dtype}")
+    if L.size and (L.min() < -1 or L.max() >= n_classes):
+        bad = (L < -1) | (L >= n_classes)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputError(f"{name} holds {L[i, j]:g} at row {i + 1}, rule column {j}, outside -1..{n_classes - 1} "
+                             f"(-1 = abstain, 0..{n_classes - 1} = the {n_classes} classes)")
+    dtype = np.int8 if n_classes <= np.iinfo(np.int8).max else np.int16
+    return np.ascontiguousarray(L, dtype=dtype)
+
+
+# -- vectorised building blocks -------------------------------------------------------------
+
+
+def _block_rows(m: int, k: int) -> int:
+    return max(1, _BLOCK_BYTES // (4 * m * k))
+
+
+def _onehot(B: np.ndarray, k: int) -> np.ndarray:
+    """(b, m) votes → (b, m·k) float32 one-hot, column j·k + l = "rule j votes l"."""
+    pattern = np.tile(np.arange(k, dtype=B.dtype), B.shape[1])
+    return (np.repeat(B, k, axis=1) == pattern).astype(np.float32)  # 2.6× faster than broadcasting a (k,) axis
+
+
+@dataclass
+class _Rows:
+    """Distinct rows of (L, y) with their multiplicities ``w``; ``inverse`` maps the original
+    rows to them (None when no rows were merged)."""
+
+    L: np.ndarray  # (u, m)
+    y: np.ndarray  # (u,)
+    w: np.ndarray  # (u,) float64
+    inverse: np.ndarray | None  # (n,)
+    k: int
+    _cache: list | None = None
+
+    def blocks(self):
+        """Yield (row slice, one-hot block (b, m·k)); cached when small enough."""
+        u, m = self.L.shape
+        step = _block_rows(m, self.k)
+        if self._cache is not None:
+            yield from self._cache
+            return
+        out = []
+        keep = u * m * self.k * 4 <= _CACHE_BYTES
+        for s in range(0, u, step):
+            item = (slice(s, min(s + step, u)), _onehot(self.L[s:s + step], self.k))
+            if keep:
+                out.append(item)
+            yield item
+        if keep:
+            self._cache = out
+
+    def expand(self, P: np.ndarray) -> np.ndarray:
+        return P if self.inverse is None else P[self.inverse]
+
+
+def _row_keys(L: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    """uint64 hash of each row of (L, y); equal rows → equal keys (collisions checked later)."""
+    n, m = L.shape
+    h = np.zeros(n, np.uint64)
+    mult = (np.arange(1, m + 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) | np.uint64(1)  # odd, spread
+    for j in range(m):  # m vectorised passes over a column
+        h += (L[:, j].astype(np.uint64) + np.uint64(1)) * mult[j]
+        h ^= h >> np.uint64(29)
+    if y is not None:
+        h += (y.astype(np.uint64) + np.uint64(1)) * mult[m]
+    return h
+
+
+def distinct_rows(L: np.ndarray, y: np.ndarray | None, k: int, *, min_gain: float = 0.5) -> _Rows:
+    """Merge identical rows of (L, y) when that leaves at most ``min_gain`` of them.
+
+    A sample of 4096 evenly spaced rows decides first, so a matrix of nearly all-distinct
+    rows (e.g. many high-coverage rules) costs O(m) extra, not a sort.
+    Cost: O(n·m) hashing, O(n log n) sort. Exact: hash collisions are checked.
+    """
+    n = L.shape[0]
+    y = np.full(n, -1, np.int64) if y is None else y
+    ident = _Rows(L, y, np.ones(n), None, k)
+    if n < 64:
+        return ident
+    sample = np.linspace(0, n - 1, min(n, 4096)).astype(np.int64)
+    if len(np.unique(_row_keys(L[sample], y[sample]))) > min_gain * len(sample):
+        return ident
+    keys = _row_keys(L, y)
+    _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    if len(first) > min_gain * n:
+        return ident
+    U, yU = L[first], y[first]
+    step = max(1, (1 << 24) // L.shape[1])
+    for s in range(0, n, step):  # exactness: a collision would merge different rows
+        if not (np.array_equal(L[s:s + step], U[inverse[s:s + step]]) and np.array_equal(y[s:s + step],
+                                                                                      yU[inverse[s:s + step]])):
+            return ident
+    return _Rows(U, yU, counts.astype(np.float64), inverse, k)
 
 
 def vote_counts(L: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.ndarray:
-    """(n, k) sum of (weighted) votes per class."""
+    """(n, k) sum of the (weighted) votes each class gets in each row. Cost O(n·m·k)."""
     n, m = L.shape
-    w = np.ones(m) if weights is None else np.asarray(weights, dtype=float)
-    v = L >= 0
-    flat = (np.arange(n)[:, None] * k + L)[v]  # one bincount over (row, class) cells
-    return np.bincount(flat, weights=np.broadcast_to(w, L.shape)[v], minlength=n * k).reshape(n, k)
+    w = np.ones(m, np.float32) if weights is None else np.asarray(weights, np.float32)
+    E = (np.eye(k, dtype=np.float32)[None] * w[:, None, None]).reshape(m * k, k)
+    out = np.empty((n, k))
+    step = _block_rows(m, k)
+    for s in range(0, n, step):
+        out[s:s + step] = _onehot(L[s:s + step], k) @ E
+    return out
+
+
+def _softmax(S: np.ndarray) -> np.ndarray:
+    S = S - S.max(axis=1, keepdims=True)
+    E = np.exp(S)
+    return E / E.sum(axis=1, keepdims=True)
+
+
+# -- the labelers -------------------------------------------------------------------------------
 
 
 class _VoteModel(BaseLabeler):
+    """Shared fit/predict over a label matrix: validation, merging identical rows, prior."""
+
     input_kind = "votes"
     needs = ("votes",)
     min_labels = 0
 
     def fit(self, X, y=None):
-        L = np.asarray(X)
-        y = np.full(L.shape[0], -1) if y is None else y
+        """Fit on the label matrix ``X`` = L (n, m) and given labels ``y`` (n,), -1 = unlabeled."""
         if self.n_classes is None:
-            raise ConfigError(f"{type(self).__name__} needs n_classes (rules may not vote for every class)")
-        return super().fit(np.where(L < 0, -1, L), y)
+            raise ConfigError(f"{type(self).__name__} needs n_classes: the rules may not vote for every class")
+        k = int(self.n_classes)
+        if k < 2:
+            raise ConfigError(f"n_classes={k}; a label model needs at least 2 classes")
+        L = check_votes(X, k)
+        y = np.full(L.shape[0], -1, np.int64) if y is None else check_y(y, L.shape[0], k)
+        self.n_classes_ = k
+        self.classes_ = np.arange(k)
+        self.n_features_in_ = L.shape[1]
+        self._fit(L, y)
+        self.fitted_ = True
+        return self
 
-    def _prior(self, L, y):
-        k = self.n_classes_
-        m = y >= 0
-        counts = np.bincount(y[m], minlength=k) + np.bincount(L[L >= 0], minlength=k) + 1.0
+    def predict_proba(self, X) -> np.ndarray:
+        """P of shape (n, k), rows summing to 1; rows without votes get ``prior_``."""
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(L, y) first")
+        L = check_votes(X, self.n_classes_)
+        if L.shape[1] != self.n_features_in_:
+            raise InputError(f"L has {L.shape[1]} rule columns but {type(self).__name__} was fitted with "
+                             f"{self.n_features_in_}; apply the same rules, in the same order")
+        return np.asarray(self._predict_proba(L), dtype=np.float64)
+
+    @staticmethod
+    def _label_prior(y: np.ndarray, k: int) -> np.ndarray | None:
+        """Class shares among the given labels (add-one smoothed), None without labels."""
+        lab = y[y >= 0]
+        if not len(lab):
+            return None
+        counts = np.bincount(lab, minlength=k) + 1.0
         return counts / counts.sum()
 
 
 class MajorityVoteLabeler(_VoteModel):
     """Share of the rules' votes per class; rows without votes get the class prior.
 
+    ``prior_`` is the class share among the given labels when there are any, else the
+    mean vote share over the rows that have votes (both add-one smoothed).
+
     Parameters
     ----------
     n_classes : int
+    random_state : unused; the model is deterministic
+
+    Cost: O(n·m·k) time, O(n·k) memory.
     """
 
     name = "majority"
@@ -82,21 +258,48 @@ class MajorityVoteLabeler(_VoteModel):
         self.n_classes = n_classes
         self.random_state = random_state
 
-    def _fit(self, X, y):
-        L = _votes(X, self.n_classes_)
-        self.prior_ = self._prior(L, y)
+    def _fit(self, L, y):
+        k = self.n_classes_
+        prior = self._label_prior(y, k)
+        if prior is None:
+            counts = vote_counts(L, k)
+            total = counts.sum(axis=1, keepdims=True)
+            covered = total[:, 0] > 0
+            share = (counts[covered] / total[covered]).sum(axis=0) + 1.0
+            prior = share / share.sum()
+        self.prior_ = prior
 
-    def _predict_proba(self, X):
-        counts = vote_counts(_votes(X, self.n_classes_), self.n_classes_)
+    def _predict_proba(self, L):
+        counts = vote_counts(L, self.n_classes_)
         total = counts.sum(axis=1, keepdims=True)
-        return np.where(total > 0, counts / np.maximum(total, EPS), self.prior_)
+        return np.where(total > 0, counts / np.maximum(total, 1), self.prior_)
 
 
 class WeightedMajorityLabeler(_VoteModel):
-    """Votes weighted by log((k − 1) · a / (1 − a)) for a rule of accuracy a.
+    """Votes weighted by their log-odds of being right: w_j = log((k − 1)·a_j / (1 − a_j)).
 
-    Accuracy: from the given labels the rule voted on (Laplace-smoothed) when it has at
-    least ``min_labeled`` of them, else its agreement with the majority of the other rules.
+    With conditionally independent rules whose errors spread evenly over the other
+    classes, this weighted vote plus log π is the exact posterior (the "one-coin" model).
+    A rule's accuracy a_j comes from the given labels it voted on (add-one smoothed) when
+    there are at least ``min_labeled``; else from agreement: g_j, the mean share of the
+    other rules' votes on its rows that agree with it, is turned into an accuracy with the
+    one-coin identity g_j = a_j·ā + (1 − a_j)(1 − ā)/(k − 1), ā being the mean accuracy
+    that the mean agreement implies. a_j is clipped to [1/k + 0.001, 0.999], so a rule no
+    better than chance gets weight ~0, never a negative one.
+
+    Parameters
+    ----------
+    min_labeled : int, default=5
+    n_classes : int
+    random_state : unused; the model is deterministic
+
+    Attributes
+    ----------
+    accuracies_ : (m,) estimated accuracy of each rule
+    weights_ : (m,) log-odds weights
+    prior_ : (k,) class prior (given labels, else the majority vote's)
+
+    Cost: O(n·m·k) time, O(n·k) memory.
     """
 
     name = "weighted_majority"
@@ -106,198 +309,363 @@ class WeightedMajorityLabeler(_VoteModel):
         self.n_classes = n_classes
         self.random_state = random_state
 
-    def _fit(self, X, y):
-        L = _votes(X, self.n_classes_)
-        k = self.n_classes_
-        self.prior_ = self._prior(L, y)
-        counts = vote_counts(L, k)
-        acc = np.empty(L.shape[1])
+    def _fit(self, L, y):
+        k, (n, m) = self.n_classes_, L.shape
+        self.prior_ = MajorityVoteLabeler(n_classes=k).fit(L, y).prior_
+        agree, pairs = np.zeros(m), np.zeros(m)
+        n_lab, n_right = np.zeros(m), np.zeros(m)
         lab = y >= 0
-        for j in range(L.shape[1]):
-            v = L[:, j] >= 0
-            on = v & lab
-            if on.sum() >= self.min_labeled:
-                acc[j] = ((L[on, j] == y[on]).sum() + 1) / (on.sum() + 2)
-            else:  # agreement with the other rules' majority, where they vote
-                others = counts[v].copy()
-                others[np.arange(v.sum()), L[v, j]] -= 1
-                has = others.sum(axis=1) > 0
-                agree = (others[has].argmax(axis=1) == L[v, j][has]).sum()
-                acc[j] = (agree + 1) / (has.sum() + 2)
-        acc = np.clip(acc, 1.0 / k + 1e-3, 1 - 1e-3)
-        self.accuracies_ = acc
-        self.weights_ = np.log((k - 1) * acc / (1 - acc))
+        step = _block_rows(m, k)
+        for s in range(0, n, step):
+            B, yb = L[s:s + step], y[s:s + step]
+            counts = vote_counts(B, k)
+            voted = B >= 0
+            others = counts.sum(axis=1, keepdims=True) - 1  # other rules voting on the row
+            same = np.take_along_axis(counts, np.maximum(B, 0).astype(np.intp), axis=1) - 1
+            ok = voted & (others > 0)
+            agree += np.where(ok, same / np.maximum(others, 1), 0).sum(axis=0)
+            pairs += ok.sum(axis=0)
+            lb = lab[s:s + step, None]
+            n_lab += (voted & lb).sum(axis=0)
+            n_right += ((B == yb[:, None]) & lb).sum(axis=0)  # abstain (-1) must not match unlabeled (-1)
+        from_labels = n_lab >= self.min_labeled
+        # agreement g_j with another rule of accuracy a is a_j·a + (1 − a_j)(1 − a)/(k − 1) under
+        # the one-coin model; solve for a_j, with the mean accuracy a from the mean agreement
+        g = (agree + 0.5) / (pairs + 1)
+        g_mean = float(np.clip(g.mean(), 1.0 / k + 1e-3, 1.0))
+        a_mean = (1 + np.sqrt(1 - k + k * (k - 1) * g_mean)) / k
+        from_agreement = ((k - 1) * g + a_mean - 1) / max(k * a_mean - 1, 1e-3)
+        acc = np.where(from_labels, (n_right + 1) / (n_lab + 2), from_agreement)
+        self.accuracies_ = np.clip(acc, 1.0 / k + 1e-3, 1 - 1e-3)
+        self.weights_ = np.log((k - 1) * self.accuracies_ / (1 - self.accuracies_))
+        self.from_labels_ = from_labels
 
-    def _predict_proba(self, X):
-        L = _votes(X, self.n_classes_)
-        S = vote_counts(L, self.n_classes_, self.weights_) + np.log(self.prior_)
-        S -= S.max(axis=1, keepdims=True)
-        E = np.exp(S)
-        return E / E.sum(axis=1, keepdims=True)
+    def _predict_proba(self, L):
+        return _softmax(vote_counts(L, self.n_classes_, self.weights_) + np.log(self.prior_))
 
 
-class DawidSkeneLabeler(_VoteModel):
-    """Dawid-Skene EM with abstention as an outcome: per-rule matrices θ_j[true, vote]
-    over the k classes plus "abstain", and a class prior π.
+class _GenerativeLabeler(_VoteModel):
+    """π (k,) and cond_ (m, k, k+1) = P(outcome | class), outcome k = abstain."""
 
-    Modelling abstention matters for rules that only ever vote one class (most keyword
-    rules): what such a rule says is that it fired, and how much more often it fires on
-    one class than on another is what EM learns.
+    def _tables(self, abstain_evidence: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(A, b): log P(row | c) = onehot(row) @ A + b; A (m·k, k) float32, b (k,)."""
+        k, m = self.n_classes_, self.n_features_in_
+        logc = np.log(np.maximum(self.cond_, 1e-300))
+        votes = logc[:, :, :k]  # (m, c, l)
+        b = np.log(self.prior_)
+        if abstain_evidence:
+            votes = votes - logc[:, :, k:]
+            b = b + logc[:, :, k].sum(axis=0)
+        return np.ascontiguousarray(votes.transpose(0, 2, 1).reshape(m * k, k), dtype=np.float32), b
 
-    E-step: log T_ic = log π_c + Σ_j log θ_j[c, L_ij] (abstain counted as outcome k).
-    M-step: θ_j ∝ Σ_i T_i ⊗ onehot(L_ij) + smoothing; π ∝ Σ_i T_i. Rows with a given label
-    keep it (T clamped). Initialised from the majority vote.
+    def _posterior_rows(self, rows: _Rows, A, b) -> np.ndarray:
+        """(u, k) posteriors of the distinct rows, block by block."""
+        T = np.empty((rows.L.shape[0], self.n_classes_))
+        for sl, O in rows.blocks():
+            T[sl] = _softmax((O @ A).astype(np.float64) + b)
+        return T
+
+    def _predict_proba(self, L):
+        rows = distinct_rows(L, None, self.n_classes_)
+        A, b = self._tables(getattr(self, "abstain_evidence", False))
+        return rows.expand(self._posterior_rows(rows, A, b))
+
+    def _set_accuracies(self):
+        """accuracies_[j] = P(vote right | rule j votes) = Σ_c π_c cond[j,c,c] / Σ_c π_c (1 − cond[j,c,abstain])."""
+        k = self.n_classes_
+        right = np.einsum("c,jcc->j", self.prior_, self.cond_[:, :, :k])
+        voted = (1 - self.cond_[:, :, k]) @ self.prior_
+        self.accuracies_ = right / np.maximum(voted, 1e-12)
+        self.coverage_ = voted
+
+
+class DawidSkeneLabeler(_GenerativeLabeler):
+    """Dawid-Skene EM (Dawid & Skene 1979), with abstention as an outcome.
+
+    Each rule j has a confusion matrix cond_[j, c, l] = P(outcome l | true class c) over
+    the k classes and abstain, and the classes a prior π. Modelling abstention lets EM see
+    that a one-class keyword rule fires more often on its class than on others; treated as
+    missing, such a rule would carry no evidence. EM maximises the likelihood of L:
+
+    * E-step: T_ic ∝ π_c Π_j cond_[j, c, L_ij] (abstentions included); rows with a given
+      label keep it (T clamped), so given labels anchor every rule's matrix;
+    * M-step: cond_[j, c, l] ∝ α + Σ_i T_ic [L_ij = l], π_c ∝ α + Σ_i T_ic (Laplace α).
+
+    Initialised from the given labels alone when there are at least
+    ``MIN_LABELS_TO_START`` (10), else from the majority vote; either way class c stays
+    class c, and rules that the labels show to be wrong start (and stay) wrong.
+    Predictions use the votes cast only (rows without votes get π) unless
+    ``abstain_evidence``.
 
     Parameters
     ----------
     max_iter : int, default=100
-    tol : float, default=1e-5
-    smoothing : float, default=0.01
-        Added to every count (Laplace).
-    learn_prior : bool, default=False
-        Re-estimate π in every M-step. Off by default: π is fixed at the class balance of
-        the given labels and the majority vote on covered rows, because a free π lets EM
-        explain sparse, one-sided rules with a degenerate split (YouTube spam: 0.47
-        accuracy on covered rows with it, 0.93 without).
+    tol : float, default=1e-4
+        Stop when no parameter moves by more than this.
+    smoothing : float, default=1.0
+        Laplace α added to every count.
+    abstain_evidence : bool, default=False
+        Let abstentions count as evidence when predicting (the full model; then rows
+        without votes get P(c | no rule fired), not π).
+    n_classes : int
+    random_state : unused; EM is deterministic
+
+    Attributes
+    ----------
+    prior_ : (k,)
+    cond_ : (m, k, k+1)
+    accuracies_ : (m,) P(the rule's vote is right | it votes)
+    n_iter_, converged_, log_likelihood_
+
+    Cost: O(n·m·k²) per iteration (two matrix products with the one-hot votes), no loop
+    over rows; memory O(n·k + m·k²) beyond L (identical rows merged first when that helps).
     """
 
     name = "dawid_skene"
 
-    def __init__(self, max_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.01, learn_prior: bool = False,
-                 n_classes: int | None = None, random_state: int | None = 0):
-        self.learn_prior = learn_prior
+    def __init__(self, max_iter: int = 100, tol: float = 1e-4, smoothing: float = 1.0,
+                 abstain_evidence: bool = False, n_classes: int | None = None, random_state: int | None = 0):
         self.max_iter = max_iter
         self.tol = tol
         self.smoothing = smoothing
+        self.abstain_evidence = abstain_evidence
         self.n_classes = n_classes
         self.random_state = random_state
 
-    def _fit(self, X, y):
-        L = _votes(X, self.n_classes_)
-        k, (n, m) = self.n_classes_, L.shape
-        lab = y >= 0
-        T0 = MajorityVoteLabeler(n_classes=k).fit(L, y).predict_proba(L)
-        T0[lab] = np.eye(k)[y[lab]]
-        known = lab | (L >= 0).any(axis=1)
-        self.prior_ = (T0[known].sum(axis=0) + 1.0) / (known.sum() + k)
-        # EM runs on the distinct vote patterns of the unlabeled rows, weighted by how often
-        # each occurs (rows with the same votes have the same posterior), plus each labeled
-        # row on its own: u patterns instead of n rows, u ≤ n and usually far smaller.
-        unl = np.flatnonzero(~lab)
-        patterns, first, counts = np.unique(L[unl], axis=0, return_index=True, return_counts=True)
-        rows = np.concatenate([patterns, L[lab]]) if lab.any() else patterns
-        weight = np.concatenate([counts, np.ones(lab.sum())]).astype(float)
-        T = np.concatenate([T0[unl[first]], T0[lab]])
-        clamped = np.zeros(len(rows), bool)
-        clamped[len(patterns):] = True
-        onehot_lab = T[clamped].copy()
-        outcome = np.where(rows < 0, k, rows)  # abstain = outcome k
-        self.n_patterns_ = len(patterns)
-        self.converged_ = False
-        for it in range(self.max_iter):
-            # M-step: θ_j[c, l] ∝ Σ_patterns weight · T[:, c] · [outcome_j = l]
-            WT = T * weight[:, None]
-            if self.learn_prior:
-                self.prior_ = (WT.sum(axis=0) + 1.0) / (n + k)
-            theta = np.empty((m, k, k + 1))
-            for j in range(m):
-                C = np.stack([np.bincount(outcome[:, j], weights=WT[:, c], minlength=k + 1) for c in range(k)])
-                C += self.smoothing
-                theta[j] = C / C.sum(axis=1, keepdims=True)
-            self.confusion_ = theta
-            # E-step
-            T_new = self._posterior(rows)
-            T_new[clamped] = onehot_lab
-            delta = np.abs(T_new - T).max()
-            T = T_new
-            self.n_iter_ = it + 1
+    def _check_params(self):
+        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
+            raise ConfigError(f"max_iter={self.max_iter!r}; it must be an int >= 1")
+        if not self.smoothing > 0:
+            raise ConfigError(f"smoothing={self.smoothing!r}; it must be > 0")
+        if not self.tol > 0:
+            raise ConfigError(f"tol={self.tol!r}; it must be > 0")
+
+    def _m_step(self, C: np.ndarray, N: np.ndarray):
+        """From C (m·k, k) = Σ_i w_i onehot_i ⊗ T_i and N (k,) = Σ_i w_i T_i."""
+        k, m, a = self.n_classes_, self.n_features_in_, self.smoothing
+        V = C.reshape(m, k, k).transpose(0, 2, 1)  # (j, c, l)
+        counts = np.concatenate([V, np.maximum(N[None, :, None] - V.sum(axis=2, keepdims=True), 0)], axis=2)
+        cond = (counts + a) / (counts.sum(axis=2, keepdims=True) + (k + 1) * a)
+        prior = (N + a) / (N.sum() + k * a)
+        return cond, prior
+
+    def _pass(self, rows: _Rows, start: str | None) -> tuple[np.ndarray, np.ndarray, float]:
+        """One pass over the rows: posteriors T of each block → sufficient statistics.
+
+        ``start`` None: T from the current parameters (the E-step; abstentions count).
+        "labels" / "majority": the starting T, zeros / the majority vote's shares.
+        Rows with a given label have it as T. Returns C (m·k, k) = Σ_i w_i onehot_i ⊗ T_i,
+        N (k,) = Σ_i w_i T_i and the log-likelihood Σ_i w_i log P(row i) (0 at the start).
+        """
+        k, m = self.n_classes_, self.n_features_in_
+        C, N, ll = np.zeros((m * k, k)), np.zeros(k), 0.0
+        lab = rows.y >= 0
+        eye = np.eye(k)
+        if start is None:
+            A, b = self._tables(abstain_evidence=True)
+        else:
+            A, b = np.tile(np.eye(k, dtype=np.float32), (m, 1)), None  # A: votes per class
+        for sl, O in rows.blocks():
+            S = (O @ A).astype(np.float64)
+            if start is None:
+                S += b
+                top = S.max(axis=1, keepdims=True)
+                T = np.exp(S - top)
+                Z = T.sum(axis=1, keepdims=True)
+                T /= Z
+                ll += float((rows.w[sl] * (np.log(Z[:, 0]) + top[:, 0])).sum())
+            elif start == "labels":
+                T = np.zeros_like(S)
+            else:
+                total = S.sum(axis=1, keepdims=True)
+                T = np.where(total > 0, S / np.maximum(total, 1), 1.0 / k)
+            lb = lab[sl]
+            T[lb] = eye[rows.y[sl][lb]]
+            WT = T * rows.w[sl, None]
+            C += (O.T @ WT.astype(np.float32)).astype(np.float64)
+            N += WT.sum(axis=0)
+        return C, N, ll
+
+    def _fit(self, L, y):
+        self._check_params()
+        rows = distinct_rows(L, y, self.n_classes_)
+        start = "labels" if rows.w[rows.y >= 0].sum() >= MIN_LABELS_TO_START else "majority"
+        self.cond_, self.prior_ = self._m_step(*self._pass(rows, start)[:2])
+        self.converged_, ll = False, None
+        for it in range(1, self.max_iter + 1):
+            C, N, ll = self._pass(rows, None)
+            cond, prior = self._m_step(C, N)
+            delta = max(np.abs(cond - self.cond_).max(), np.abs(prior - self.prior_).max())
+            self.cond_, self.prior_, self.n_iter_ = cond, prior, it
             if delta < self.tol:
                 self.converged_ = True
                 break
-        # P(vote right | the rule votes) = Σ_c π_c θ[c, c] / Σ_c π_c (1 − θ[c, abstain])
-        right = np.einsum("c,jcc->j", self.prior_, self.confusion_[:, :, :k])
-        votes = self.prior_ @ (1 - self.confusion_[:, :, k]).T
-        self.accuracies_ = right / np.maximum(votes, EPS)
-
-    def _posterior(self, L):
-        k = self.n_classes_
-        outcome = np.where(L < 0, k, L)
-        logT = np.tile(np.log(self.prior_), (L.shape[0], 1))
-        log_theta = np.log(self.confusion_)
-        for j in range(L.shape[1]):
-            logT += log_theta[j][:, outcome[:, j]].T
-        logT -= logT.max(axis=1, keepdims=True)
-        T = np.exp(logT)
-        return T / T.sum(axis=1, keepdims=True)
-
-    def _predict_proba(self, X):
-        return self._posterior(_votes(X, self.n_classes_))
+        self.log_likelihood_ = ll
+        self._set_accuracies()
 
 
-class TripletLabeler(_VoteModel):
-    """Method-of-moments label model for two classes (FlyingSquid triplets, Fu et al. 2020;
-    the MeTaL family: accuracies from the agreement structure of the rules).
+class MetalLabeler(_GenerativeLabeler):
+    """Snorkel MeTaL-style label model: rule parameters from the agreement structure of L.
 
-    Votes map to ±1 (abstain 0). For conditionally independent rules,
-    E[λ_i λ_j | both vote] = a_i · a_j with a_i = E[λ_i · Y | rule i votes], so every triplet
-    (i, j, l) gives |a_i| = sqrt(|M_ij · M_il / M_jl|); the median over triplets is taken and
-    rules are assumed better than chance (a_i > 0). Rows are then scored by weighted votes
-    with weights log((1 + a_i) / (1 − a_i)) and the class prior (given labels and majority
-    vote on covered rows). Given labels, when a rule has at least 5 of them, replace its
-    agreement-based estimate.
+    Ratner et al. 2019, "Training complex models with multi-task weak supervision"
+    (Snorkel's ``LabelModel``). With ψ_i the one-hot votes of row i (m·k entries, abstain
+    = zeros), the moments ``O = E[ψ ψᵀ]`` and ``d = E[ψ]`` are computed once; for
+    conditionally independent rules, the blocks of O between two different rules equal
+    μ Π μᵀ and d = μ π, where μ[j·k + l, c] = P(rule j votes l | class c) and Π = diag(π).
+    μ is fitted to these moments by L-BFGS-B on Snorkel's objective,
+    ``‖(O − μΠμᵀ)_off-diagonal blocks‖² + ‖μπ − d‖²``, in [0, 1] — a small problem of m·k·k
+    numbers, independent of n — starting from μ counted on the labeled rows when there
+    are at least ``MIN_LABELS_TO_START`` (10), else on the majority vote's labels.
 
-    Cost: O(n · m²) once for the agreement matrix (two matrix products), O(m³) for the
-    triplets, O(n · m) to predict; no iterations over rows. Two classes only.
+    With more than ``moment_sample`` rows, the moments come from every labeled row plus a
+    random sample of the others (seeded by ``random_state``): O's sampling error is then
+    about 1/√moment_sample, and the O(n·m²·k²) product stays bounded for hundreds of rules.
+
+    Class balance π, which these moments cannot identify (Snorkel asks for it, else
+    assumes uniform): ``class_balance`` when given; else the class shares of the given
+    labels when there are any; else the prior of a :class:`DawidSkeneLabeler` fitted on a
+    random sample of at most ``balance_sample`` rows. (A fixed point of the moment model's
+    own posterior was tried first: on real rules, which are not independent, it drifted.)
+
+    Parameters
+    ----------
+    class_balance : None, "uniform" or array (k,), default=None
+    moment_sample : int or None, default=250_000
+        Most rows the moments are computed from; None = all.
+    balance_sample : int, default=20_000
+    abstain_evidence : bool, default=False
+        As in :class:`DawidSkeneLabeler`.
+    n_classes : int
+    random_state : int, default=0
+        Seeds the samples of rows (moments, class balance); same seed, same result.
+
+    Attributes
+    ----------
+    prior_ : (k,)
+    cond_ : (m, k, k+1), from μ; abstain = 1 − Σ_l μ
+    accuracies_ : (m,) P(the rule's vote is right | it votes)
+    mu_ : (m·k, k)
+    balance_from_ : "class_balance", "labels" or "dawid_skene"
+    n_iter_ : L-BFGS-B iterations
+
+    Cost: O(s·m²·k²) once for O, s = min(n, moment_sample) (a symmetric BLAS product over
+    blocks of rows), O(s·m·k) for the start, O(m²·k³) per L-BFGS step, and a Dawid-Skene
+    fit on ≤ ``balance_sample`` rows. Memory O(m²·k²) beyond L and one block.
     """
 
-    name = "triplet"
+    name = "metal"
 
-    def __init__(self, min_overlap: int = 20, n_classes: int | None = None, random_state: int | None = 0):
-        self.min_overlap = min_overlap
+    def __init__(self, class_balance=None, moment_sample: int | None = 250_000, balance_sample: int = 20_000,
+                 abstain_evidence: bool = False, n_classes: int | None = None, random_state: int | None = 0):
+        self.class_balance = class_balance
+        self.moment_sample = moment_sample
+        self.balance_sample = balance_sample
+        self.abstain_evidence = abstain_evidence
         self.n_classes = n_classes
         self.random_state = random_state
 
-    def _fit(self, X, y):
-        if self.n_classes_ != 2:
-            raise ConfigError("triplet is for two classes; use dawid_skene for more")
-        L = _votes(X, 2)
-        V = np.where(L < 0, 0.0, 2.0 * L - 1.0).astype(np.float32)  # ±1, abstain 0
-        B = (L >= 0).astype(np.float32)
-        both = B.T @ B  # co-vote counts
-        M = (V.T @ V) / np.maximum(both, 1)  # E[λ_i λ_j | both vote]
-        m = L.shape[1]
-        ok = (both >= self.min_overlap) & (np.abs(M) > 1e-3)
-        a = np.full(m, np.nan)
-        upper = np.triu(np.ones((m, m), bool), 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for i in range(m):  # all triplets (i, j, l) at once: |M_ij · M_il / M_jl|
-                valid = upper & ok & ok[i][:, None] & ok[i][None, :]
-                valid[i, :] = valid[:, i] = False
-                if valid.any():
-                    a[i] = np.median(np.sqrt(np.abs(np.outer(M[i], M[i]) / M)[valid]))
-        a = np.where(np.isnan(a), 0.2, np.clip(a, 0.02, 0.98))  # no triplet: a weak default
-        lab = y >= 0
-        for i in range(m):
-            on = lab & (L[:, i] >= 0)
-            if on.sum() >= 5:
-                acc = ((L[on, i] == y[on]).sum() + 1) / (on.sum() + 2)
-                a[i] = np.clip(2 * acc - 1, 0.02, 0.98)
-        self.accuracies_ = (1 + a) / 2
-        self.weights_ = np.log((1 + a) / (1 - a))
-        T0 = MajorityVoteLabeler(n_classes=2).fit(L, y).predict_proba(L)
-        known = lab | (L >= 0).any(axis=1)
-        T0[lab] = np.eye(2)[y[lab]]
-        self.prior_ = (T0[known].sum(axis=0) + 1.0) / (known.sum() + 2)
+    def _balance(self, L, y, rng) -> np.ndarray:
+        k = self.n_classes_
+        cb = self.class_balance
+        if cb is None:
+            pi = self._label_prior(y, k)
+            if pi is not None:
+                self.balance_from_ = "labels"
+                return pi
+            self.balance_from_ = "dawid_skene"
+            rows = np.sort(rng.choice(L.shape[0], size=self.balance_sample, replace=False)) \
+                if L.shape[0] > self.balance_sample else slice(None)
+            return DawidSkeneLabeler(n_classes=k).fit(L[rows]).prior_
+        self.balance_from_ = "class_balance"
+        if isinstance(cb, str):
+            if cb != "uniform":
+                raise ConfigError(f"class_balance={cb!r}; use None (estimate), 'uniform' or k shares")
+            return np.full(k, 1.0 / k)
+        cb = np.asarray(cb, dtype=np.float64)
+        if cb.shape != (k,) or (cb <= 0).any() or not np.isclose(cb.sum(), 1):
+            raise ConfigError(f"class_balance must be {k} positive shares summing to 1; got {cb.tolist()}")
+        return cb / cb.sum()
 
-    def _predict_proba(self, X):
-        L = _votes(X, 2)
-        V = np.where(L < 0, 0.0, 2.0 * L - 1.0)
-        score = V @ self.weights_ + np.log(self.prior_[1] / self.prior_[0])  # log-odds of class 1
-        p1 = 1.0 / (1.0 + np.exp(-score))
-        return np.stack([1 - p1, p1], axis=1)
+    def _moment_rows(self, L, y, rng) -> _Rows:
+        """The rows the moments come from: all, or every labeled row plus a random sample."""
+        cap = self.moment_sample
+        if cap is not None and (not isinstance(cap, (int, np.integer)) or cap < 1):
+            raise ConfigError(f"moment_sample={cap!r}; use None (all rows) or an int >= 1")
+        if cap is None or L.shape[0] <= cap:
+            return distinct_rows(L, y, self.n_classes_)
+        labeled, unlabeled = np.flatnonzero(y >= 0), np.flatnonzero(y < 0)
+        take = rng.choice(unlabeled, size=min(len(unlabeled), max(cap - len(labeled), 0)), replace=False)
+        idx = np.sort(np.concatenate([labeled, take]))
+        return distinct_rows(L[idx], y[idx], self.n_classes_)
+
+    def _moments(self, rows: _Rows):
+        """O (m·k, m·k), d (m·k,) and the start μ0 (m·k, k), in one pass over the rows."""
+        k, m = self.n_classes_, self.n_features_in_
+        mk = m * k
+        O = np.zeros((mk, mk))
+        E = np.tile(np.eye(k, dtype=np.float32), (m, 1))
+        C0, N0 = np.zeros((mk, k)), np.zeros(k)
+        lab = rows.y >= 0
+        from_labels = rows.w[lab].sum() >= MIN_LABELS_TO_START
+        merged = rows.inverse is not None
+        for sl, B in rows.blocks():
+            Bw = B * np.sqrt(rows.w[sl, None]).astype(np.float32) if merged else B
+            O += ssyrk(1.0, Bw.T)  # upper triangle of Bwᵀ Bw; Bw.T is Fortran-ordered: no copy
+            if from_labels:  # μ starts from the labeled rows alone
+                T = np.zeros((B.shape[0], k))
+            else:  # from the majority vote
+                counts = (B @ E).astype(np.float64)
+                total = counts.sum(axis=1, keepdims=True)
+                T = np.where(total > 0, counts / np.maximum(total, 1), 1.0 / k)
+            lb = lab[sl]
+            T[lb] = np.eye(k)[rows.y[sl][lb]]
+            C0 += (B.T @ (T * rows.w[sl, None]).astype(np.float32)).astype(np.float64)
+            N0 += (T * rows.w[sl, None]).sum(axis=0)
+        O = (np.triu(O) + np.triu(O, 1).T) / rows.w.sum()
+        return O, np.diag(O).copy(), C0 / np.maximum(N0, 1e-12)
+
+    def _fit_mu(self, O, d, pi, mu0):
+        """L-BFGS-B on ‖mask ⊙ (O − μΠμᵀ)‖² + ‖μπ − d‖², μ in [0, 1]; mask = other rules."""
+        k = self.n_classes_
+        rule = np.repeat(np.arange(self.n_features_in_), k)
+        mask = (rule[:, None] != rule[None, :]).astype(np.float64)
+        Om = mask * O
+
+        def f(x):
+            mu = x.reshape(mu0.shape)
+            R = mask * ((mu * pi) @ mu.T) - Om
+            r = mu @ pi - d
+            return (R * R).sum() + r @ r, (4 * (R @ mu) * pi + 2 * np.outer(r, pi)).ravel()
+
+        with threadpool_limits(1):  # tiny BLAS calls: threads would only contend
+            res = minimize(f, mu0.ravel(), jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * mu0.size,
+                           options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-12})
+        self.n_iter_ = int(res.nit)
+        return res.x.reshape(mu0.shape)
+
+    def _fit(self, L, y):
+        k, m = self.n_classes_, self.n_features_in_
+        rng = np.random.default_rng(self.random_state)
+        pi = self._balance(L, y, rng)
+        O, d, mu0 = self._moments(self._moment_rows(L, y, rng))
+        mu = self._fit_mu(O, d, pi, mu0)
+        V = np.clip(mu, _TINY, 1.0).reshape(m, k, k).transpose(0, 2, 1)  # (j, c, l)
+        V = V / np.maximum(V.sum(axis=2, keepdims=True) / (1 - _TINY), 1.0)  # a rule votes with probability ≤ 1
+        self.mu_, self.prior_ = mu, pi
+        self.cond_ = np.concatenate([V, 1 - V.sum(axis=2, keepdims=True)], axis=2)
+        self._set_accuracies()
 
 
-#: label models by name (their input is L, not embeddings)
+#: label models by name (X is L, not embeddings)
 LABEL_MODELS: dict[str, type[BaseLabeler]] = {
-    cls.name: cls for cls in (MajorityVoteLabeler, WeightedMajorityLabeler, DawidSkeneLabeler, TripletLabeler)
+    cls.name: cls for cls in (MajorityVoteLabeler, WeightedMajorityLabeler, DawidSkeneLabeler, MetalLabeler)
 }
+
+
+def make_label_model(name: str, **params) -> BaseLabeler:
+    """Label model ``name`` with ``params``; an unknown name raises ConfigError listing the names."""
+    try:
+        cls = LABEL_MODELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown label model {name!r}; choose one of: {', '.join(LABEL_MODELS)}") from None
+    return cls(**params)
