@@ -8,6 +8,7 @@ import pytest
 from fewlabels.calibrate import (
     EPS,
     apply_temperature,
+    confidence_accuracy,
     cross_fitted_ece,
     expected_calibration_error,
     fit_temperature,
@@ -126,3 +127,25 @@ def test_temperature_stays_finite_when_every_prediction_is_right():
     T = fit_temperature(P, y)
     assert 0.1 < T < 1.0
     assert apply_temperature(P, T).max() < 0.9999
+
+
+def test_confidence_accuracy_is_mean_calibrated_confidence_and_tracks_true_accuracy():
+    # Labels right with probability 0.8; the model claims 0.95 (overconfident). Fitting T on
+    # held-out rows fixes that, so the mean calibrated confidence is close to 0.8.
+    rng = np.random.default_rng(0)
+
+    def draw(n):
+        y = rng.integers(0, 3, n)
+        pred = np.where(rng.random(n) < 0.8, y, (y + rng.integers(1, 3, n)) % 3)
+        P = np.full((n, 3), 0.025)
+        P[np.arange(n), pred] = 0.95
+        return P, y, pred
+
+    oof, y_lab, _ = draw(400)
+    P, y_pool, pred = draw(5000)
+    est = confidence_accuracy(P, oof, y_lab, n_boot=50)
+    assert abs((pred == y_pool).mean() - est["value"]) < 0.03
+    assert est["value"] == pytest.approx(apply_temperature(P, est["temperature"]).max(axis=1).mean())
+    assert est["low"] <= est["value"] <= est["high"] and est["high"] - est["low"] < 0.15
+    # The same seed gives the same interval.
+    assert confidence_accuracy(P, oof, y_lab, n_boot=50) == est

@@ -76,3 +76,39 @@ def cross_fitted_ece(P: np.ndarray, y: np.ndarray, fold_of: np.ndarray, n_bins: 
         "ece_before": expected_calibration_error(P, y, n_bins),
         "ece_after": expected_calibration_error(calibrated, y, n_bins),
     }
+
+
+def confidence_accuracy(P: np.ndarray, oof: np.ndarray, y: np.ndarray, *, n_boot: int = 200,
+                        max_rows: int = 5000, random_state: int | None = 0) -> dict:
+    """Accuracy of the labels ``P.argmax(1)`` estimated as their mean calibrated confidence.
+
+    ``P`` (n, k) are the chosen method's uncalibrated probabilities on the rows to score
+    (those without a given label); ``oof`` (n_labeled, k) and ``y`` its out-of-fold
+    probabilities and the true codes, on which the temperature is fitted. If confidences
+    are calibrated, their mean is the expected accuracy ("average confidence",
+    Hendrycks & Gimpel 2017; Garg et al. 2022). It averages over every scored row, so it
+    varies far less than the accuracy counted on ~100 labeled rows. On the bench (6
+    datasets × 3 seeds, 100 labels) its mean |error| was 0.032 against 0.052 for the
+    bias-corrected cross-validated accuracy (BENCHMARKS.md, section 1).
+
+    The interval is a bootstrap over the labeled rows: T is refitted on each resample and
+    the mean confidence recomputed (on at most ``max_rows`` random scored rows); 2.5 and
+    97.5 percentiles. It reflects the uncertainty of the calibration, which is what the
+    estimate rests on.
+
+    Returns ``{"value", "low", "high", "temperature"}``. Cost: O(n · k) for the value,
+    O(n_boot · (n_labeled · k · 30 + max_rows · k)) for the interval.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    oof = np.asarray(oof, dtype=np.float64)
+    y = np.asarray(y)
+    T = fit_temperature(oof, y)
+    value = float(apply_temperature(P, T).max(axis=1).mean()) if len(P) else float("nan")
+    rng = np.random.default_rng(random_state)
+    sub = P if len(P) <= max_rows else P[rng.choice(len(P), max_rows, replace=False)]
+    boot = np.empty(n_boot)
+    for b in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        boot[b] = apply_temperature(sub, fit_temperature(oof[i], y[i])).max(axis=1).mean()
+    low, high = np.percentile(boot, [2.5, 97.5]) if len(sub) else (np.nan, np.nan)
+    return {"value": value, "low": float(min(low, value)), "high": float(max(high, value)), "temperature": T}
