@@ -59,6 +59,7 @@ def run_fewlabels(ds: Dataset, y: np.ndarray, unl: np.ndarray, seed: int) -> dic
     total = time.perf_counter() - t
     pool = accuracy(r.labels[unl], ds.y_train[unl])
     est = r.report["estimated_accuracy"]
+    cv = None if est is None else est.get("cross_validated", est)
     cal = r.report["calibration"]
     return {
         "method": r.method,
@@ -67,6 +68,8 @@ def run_fewlabels(ds: Dataset, y: np.ndarray, unl: np.ndarray, seed: int) -> dic
         "estimate": None if est is None else {k: est[k] for k in ("value", "low", "high")},
         "estimate_abs_err": None if est is None else abs(est["value"] - pool),
         "estimate_covers": None if est is None else bool(est["low"] <= pool <= est["high"]),
+        "cv_estimate_abs_err": None if cv is None else abs(cv["value"] - pool),
+        "cv_estimate_covers": None if cv is None else bool(cv["low"] <= pool <= cv["high"]),
         "temperature": cal.get("temperature"),
         "ece_before": cal.get("ece_before"),
         "ece_after": cal.get("ece_after"),
@@ -211,6 +214,8 @@ def summarise(records: list[dict], per_dataset: dict) -> list[dict]:
             "estimate": _mean(f["estimate"] and f["estimate"]["value"] for f in fl),
             "estimate_abs_err": _mean(f["estimate_abs_err"] for f in fl),
             "estimate_coverage": _mean(f["estimate_covers"] for f in fl),  # share of seeds inside low..high
+            "cv_estimate_abs_err": _mean(f.get("cv_estimate_abs_err") for f in fl),
+            "cv_estimate_coverage": _mean(f.get("cv_estimate_covers") for f in fl),
             "ece_after": _mean(f["ece_after"] for f in fl),
             "chosen": dict(Counter(f["method"] for f in fl)),
             "fewlabels_total_s": _mean(f["total_s"] for f in fl),
@@ -234,14 +239,17 @@ def tables(summary: list[dict], markdown: bool = False) -> str:
         """Mean across datasets of a summary column (``sub``: a key inside a dict column)."""
         return _mean(s[key] if sub is None else s[key][sub] for s in summary)
 
-    heads = ["dataset", "n_train", "k", "FL test", "FL pool", "estimate", "|est-pool|", "chosen",
+    heads = ["dataset", "n_train", "k", "FL test", "FL pool", "estimate", "|est-pool|", "covered", "|CV est-pool|",
+             "CV covered", "chosen",
              *(f"{t} test" for t in ANCHORS.values()), "ceiling test", "FL/ceiling", "FL seconds"]
     rows = [[s["dataset"], s["n_train"], s["k"], s["fewlabels_test_acc"], s["fewlabels_pool_acc"], s["estimate"],
-             s["estimate_abs_err"], _chosen(s["chosen"]), *(s["anchors_test_acc"][a] for a in ANCHORS),
+             s["estimate_abs_err"], s["estimate_coverage"], s["cv_estimate_abs_err"], s["cv_estimate_coverage"],
+             _chosen(s["chosen"]), *(s["anchors_test_acc"][a] for a in ANCHORS),
              s["ceiling_test_acc"], s["share_of_ceiling"], f"{s['fewlabels_total_s']:.1f}"] for s in summary]
     total_chosen = sum((Counter(s["chosen"]) for s in summary), Counter())
     rows.append(["average", f"{avg('n_train'):.0f}", f"{avg('k'):.1f}", avg("fewlabels_test_acc"), avg("fewlabels_pool_acc"),
-                 avg("estimate"), avg("estimate_abs_err"), _chosen(total_chosen),
+                 avg("estimate"), avg("estimate_abs_err"), avg("estimate_coverage"), avg("cv_estimate_abs_err"),
+                 avg("cv_estimate_coverage"), _chosen(total_chosen),
                  *(avg("anchors_test_acc", a) for a in ANCHORS), avg("ceiling_test_acc"), avg("share_of_ceiling"),
                  f"{avg('fewlabels_total_s'):.1f}"])
 

@@ -852,3 +852,96 @@ def test_rules_report_equal_to_input_is_rejected(work):
     before = work.snapshot()
     assert_rejected(work, before, invoke("rules", work.table, "--rules", rules, "--report", work.table),
                     "--report is the input file")
+
+
+# ---------------------------------------------------------------------------------------
+# Rule synthesis (`fewlabels rules --synthesize`)
+# ---------------------------------------------------------------------------------------
+
+#: one word per class in every text of the class: the keywords synthesis must find
+CLASS_WORDS = {"a": "apples", "b": "bikes", "c": "cats"}
+
+
+def synthesis_table(work: Work, name: str = "s.csv", labels: bool = True) -> Path:
+    """``x.csv``'s rows (same vectors, same given labels) with a class word in each text."""
+    rows = [{**r, "text": f"{r['text']} and {CLASS_WORDS[CLASSES[int(t)]]}"}
+            for r, t in zip(table_rows(work.truth), work.truth)]
+    if not labels:
+        rows = [{k: v for k, v in r.items() if k != "label"} for r in rows]
+    return write_delimited(work.root / name, rows)
+
+
+def test_synthesize_writes_rules_that_load_and_label_accepts(work):
+    from fewlabels.signals import load_rules
+
+    table, rules, report = synthesis_table(work), work.root / "mined.toml", work.root / "lf.json"
+    res = invoke("rules", table, "--synthesize", rules, "--report", report)
+    assert res.exit_code == 0, res.output
+    assert f"wrote {rules}" in res.stdout and "3 keyword rules mined from 15 given labels" in res.stdout
+    loaded = load_rules(rules, classes=list(CLASSES))
+    assert [(r.name, r.label) for r in loaded] == [(f"{c}:keyword:{w}", c) for c, w in CLASS_WORDS.items()]
+    rep = json.loads(report.read_text())
+    assert [r["rule"] for r in rep["rules"]] == [r.name for r in loaded]
+    assert all(r["coverage"] == pytest.approx(1 / 3) and r["accuracy"] == 1.0 for r in rep["rules"])
+    assert [r["keyword"] for r in rep["synthesis"]["rules"]] == list(CLASS_WORDS.values())
+    assert rep["synthesis"]["cv"]["n_labeled"] == 15 and rep["synthesis"]["options"] == {}
+    assert not [p for p in work.root.iterdir() if p.name.endswith(".tmp")]
+
+    out, rep_path = work.root / "out.csv", work.root / "report.json"
+    res = work.label("--rules", rules, "--report", rep_path, input=table, out=out)
+    assert res.exit_code == 0, res.output
+    label_report = json.loads(rep_path.read_text())
+    assert {"majority", "dawid_skene", "fused"} <= set(label_report["candidates"])
+    assert label_report["rules"]["file"] == str(rules)
+    assert [r["fewlabels_label"] for r in read_csv(out)] == [CLASSES[t] for t in work.truth]
+
+
+def test_synthesize_options_reach_the_miner(work):
+    table, rules = synthesis_table(work), work.root / "mined.toml"
+    res = invoke("rules", table, "--synthesize", rules, "--min-support", 6)  # each class word is in 5 labeled texts
+    msg = error_message(res)
+    assert msg.startswith(f"{table}, column 'label': no keyword passed the thresholds") and "support >= 6" in msg
+    assert not rules.exists()
+
+
+def test_synthesize_refuses_to_overwrite(work):
+    table = synthesis_table(work)
+    rules = work.root / "mined.toml"
+    rules.write_text("# mine, hand-edited\n", encoding="utf-8")
+    before = work.snapshot()
+    assert_rejected(work, before, invoke("rules", table, "--synthesize", rules),
+                    str(rules), "already exists", "--force")
+    assert_rejected(work, before, invoke("rules", table, "--synthesize", table, "--force"),
+                    "--synthesize is the input file")
+    assert_rejected(work, before, invoke("rules", table, "--synthesize", work.root / "mined.txt"), "ending in .toml")
+    assert_rejected(work, before, invoke("rules", table, "--synthesize", work.root / "new.toml", "--report", table),
+                    "--report is the input file")
+    res = invoke("rules", table, "--synthesize", rules, "--force")
+    assert res.exit_code == 0, res.output
+    assert rules.read_text(encoding="utf-8").startswith("# Keyword rules proposed by fewlabels")
+
+
+def test_synthesize_without_labels_is_a_clean_error(work):
+    unlabeled = synthesis_table(work, "u.csv", labels=False)
+    before = work.snapshot()
+    rules = work.root / "mined.toml"
+    assert_rejected(work, before, invoke("rules", unlabeled, "--synthesize", rules, "--classes", "a,b,c"),
+                    f"{unlabeled}: --synthesize mines rules from the given labels", "no label column",
+                    "--label-column")
+    rows = table_rows(work.truth)
+    one_class = write_delimited(work.root / "one.csv", [{**r, "label": r["label"] if r["label"] == "a" else ""}
+                                                        for r in rows])
+    before = work.snapshot()
+    assert_rejected(work, before, invoke("rules", one_class, "--synthesize", rules, "--classes", "a,b,c"),
+                    f"{one_class}, column 'label': --synthesize needs given labels of at least two classes",
+                    "found 5 labeled row(s) of 1 class(es)")
+
+
+def test_rules_needs_exactly_one_of_rules_and_synthesize(work):
+    rules = work.root / "rules.toml"
+    rules.write_text('[a]\nkeywords = ["about a"]\n', encoding="utf-8")
+    before = work.snapshot()
+    assert_rejected(work, before, invoke("rules", work.table), "give --rules FILE", "--synthesize FILE.toml")
+    assert_rejected(work, before, invoke("rules", work.table, "--rules", rules, "--synthesize", work.root / "m.toml"),
+                    "not both")
+    assert_rejected(work, before, invoke("rules", work.table, "--rules", rules, "--force"), "go with --synthesize")

@@ -46,7 +46,7 @@ def test_report_contents(result, blobs):
     assert est["n_labels"] == int((blobs.y >= 0).sum())
     assert r["method"] == result.method
     assert set(r["candidates"]) == set(AUTO_CANDIDATES)
-    assert r["candidates"][r["method"]]["accuracy"] == est["value"]
+    assert r["candidates"][r["method"]]["accuracy"] == est["cross_validated"]["uncorrected"]
     assert r["fallback"] is None
     assert {"temperature", "ece_before", "ece_after"} <= set(r["calibration"])
     assert r["class_counts"]["given"] == {c: 5 for c in blobs.classes}
@@ -198,4 +198,5 @@ def test_forced_method_is_used_and_estimated_without_selection(blobs, method):
                        fit_end_model=False)
     assert res.method == method and (res.source[blobs.y < 0] == method).all()
     est = res.report["estimated_accuracy"]
-    assert est["value"] == est["uncorrected"] == res.report["candidates"][method]["accuracy"]
+    cv = est["cross_validated"]
+    assert cv["value"] == cv["uncorrected"] == res.report["candidates"][method]["accuracy"]

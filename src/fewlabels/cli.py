@@ -75,7 +75,10 @@ def _classes(classes: Optional[str], classes_file: Optional[Path]):
 def _fmt_est(est) -> str:
     if not est:
         return "n/a (too few labels)"
-    return f"{est['value']:.3f}  (95% interval {est['low']:.3f}-{est['high']:.3f}, {est['n_labels']} labels)"
+    text = f"{est['value']:.3f}  (95% interval {est['low']:.3f}-{est['high']:.3f}, {est['n_labels']} labels)"
+    if "cross_validated" in est:
+        text += f"; cross-validated {est['cross_validated']['value']:.3f}"
+    return text
 
 
 def _print_summary(report: dict) -> None:
@@ -161,22 +164,58 @@ def _print_rules(rep: dict) -> None:
 @app.command("rules")
 def rules_command(
     input: Path = typer.Argument(..., help="Table: .csv, .tsv, .jsonl or .parquet."),
-    rules: Path = typer.Option(..., help="A .py file of @fewlabels.rule functions or a .toml of keywords/regexes."),
+    rules: Optional[Path] = typer.Option(None, help="A .py file of @fewlabels.rule functions or a .toml of "
+                                         "keywords/regexes."),
+    synthesize: Optional[Path] = typer.Option(None, help="Instead of --rules: mine keyword rules from the given "
+                                              "labels and write them to this .toml (review it, then use it with "
+                                              "--rules)."),
+    force: bool = typer.Option(False, help="With --synthesize: replace the file if it exists."),
+    min_support: Optional[int] = typer.Option(None, min=1, help="With --synthesize: labeled texts a keyword must "
+                                              "appear in [default: 3]."),
+    min_precision: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="With --synthesize: share of "
+                                                  "those texts that must be of the keyword's class [default: 0.8]."),
     text_column: str = typer.Option("text", help="Column holding the texts."),
-    label_column: Optional[str] = typer.Option(None, help="Given labels, for each rule's accuracy "
-                                               "[default: 'label' if the table has it]."),
+    label_column: Optional[str] = typer.Option(None, help="Given labels, for each rule's accuracy (and for "
+                                               "--synthesize) [default: 'label' if the table has it]."),
     classes: Optional[str] = typer.Option(None, help="Class names, comma-separated."),
     classes_file: Optional[Path] = typer.Option(None, help="One class per line, optionally 'name: description'."),
     strict: bool = typer.Option(False, help="A rule that raises on a row is an error."),
     report: Optional[Path] = typer.Option(None, help="Write the analysis as JSON here."),
 ):
-    """Apply labeling rules to a table and print each rule's coverage, overlaps, conflicts and accuracy."""
-    with user_errors():
-        from .io import write_json
-        from .pipeline import check_outputs, rules_table
+    """Apply labeling rules to a table and print each rule's coverage, overlaps, conflicts and accuracy.
 
-        check_outputs(input, report_path=report)
+    With --synthesize RULES.toml instead of --rules, keyword rules are first mined from the
+    given labels (each keyword checked by cross-validation; its numbers are in a comment) and
+    written to RULES.toml, then analysed the same way.
+    """
+    with user_errors():
+        from .errors import ConfigError
+        from .io import same_file, write_json
+        from .pipeline import check_outputs, rules_table, synthesize_table
+
+        if (rules is None) == (synthesize is None):
+            raise ConfigError("give --rules FILE to analyse a rules file, or --synthesize FILE.toml to mine one from "
+                              "the given labels" + (", not both" if rules else ""))
+        options = {k: v for k, v in (("min_support", min_support), ("min_precision", min_precision)) if v is not None}
+        if synthesize is None and (options or force):
+            raise ConfigError("--force, --min-support and --min-precision go with --synthesize")
+        if synthesize is not None and classes_file is not None and same_file(synthesize, classes_file):
+            raise ConfigError(f"{synthesize}: --synthesize is the --classes-file; choose another path")
         spec = _classes(classes, classes_file)
+        if synthesize is not None:
+            with progress_bars() as progress:
+                rep = synthesize_table(input, synthesize, text_column=text_column, label_column=label_column,
+                                       classes=spec, force=force, report_path=report, progress=progress, **options)
+            _print_rules(rep)
+            cv = rep["synthesis"]["cv"]
+            prec = "-" if cv["precision"] is None else f"{cv['precision']:.2f}"
+            out.print(f"{len(rep['synthesis']['rules'])} keyword rules mined from {cv['n_labeled']} given labels; "
+                      f"accuracy above is on the labels they were mined from (optimistic). Cross-validated: held-out "
+                      f"votes right {prec} of the time, covering {cv['coverage']:.0%} of held-out texts.",
+                      markup=False, soft_wrap=True)
+            out.print(f"wrote {synthesize}" + (f", {report}" if report else ""), markup=False, soft_wrap=True)
+            return
+        check_outputs(input, report_path=report)
         with progress_bars() as progress:
             rep = rules_table(input, rules, text_column=text_column, label_column=label_column, classes=spec,
                               strict=strict, progress=progress)

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import __version__
-from .calibrate import apply_temperature, cross_fitted_ece, fit_temperature
+from .calibrate import apply_temperature, confidence_accuracy, cross_fitted_ece, fit_temperature
 from .endmodel import EndModel
 from .errors import ConfigError, InputError, where
 from .graph import knn_graph
@@ -195,8 +195,15 @@ def label_arrays(
     t = _timer()
     X_in = labeler_input(chosen, X, context)
     model = make_labeler(chosen, **context).fit(X_in, y)
-    P = apply_temperature(model.predict_proba(X_in), T)
+    P_raw = model.predict_proba(X_in)
+    P = apply_temperature(P_raw, T)
     timings["label"] = t()
+    conf_est = None
+    if selection is not None and not lab_mask_all(y):
+        t = _timer()
+        conf_est = confidence_accuracy(P_raw[y < 0], selection.scores[chosen].oof_proba, selection.y_labeled,
+                                       random_state=random_state)
+        timings["estimate"] = t()
     labels = P.argmax(axis=1)
     labels[lab] = y[lab]
     P[lab] = np.eye(k)[y[lab]]
@@ -211,22 +218,36 @@ def label_arrays(
         timings["end_model"] = t()
 
     report = build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings,
-                          random_state, len(X))
+                          random_state, len(X), conf_est)
     return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn)
 
 
-def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings, random_state, n):
+def lab_mask_all(y: np.ndarray) -> bool:
+    """True when every row has a given label (nothing left to estimate on)."""
+    return bool((np.asarray(y) >= 0).all())
+
+
+def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings, random_state, n,
+                 conf_est=None):
     k = len(classes)
     lab = y >= 0
     est = None
     candidates = {}
     if selection is not None:
         s = selection.scores[chosen]
-        value = selection.corrected_accuracy
-        low, high = wilson_interval(value * s.n, s.n)
-        est = {"value": value, "low": low, "high": high, "n_labels": s.n, "uncorrected": s.accuracy,
-               "method": "out-of-fold accuracy on the given labels, corrected for the optimism of picking "
-                         "the best method (bootstrap, BBC-CV); Wilson 95% interval"}
+        cv = selection.corrected_accuracy
+        low, high = wilson_interval(cv * s.n, s.n)
+        cross_validated = {"value": cv, "low": low, "high": high, "uncorrected": s.accuracy,
+                           "method": "out-of-fold accuracy on the given labels, corrected for the optimism of "
+                                     "picking the best method (bootstrap, BBC-CV); Wilson 95% interval"}
+        if conf_est is not None:
+            est = {"value": conf_est["value"], "low": conf_est["low"], "high": conf_est["high"], "n_labels": s.n,
+                   "method": "mean calibrated confidence of the labels on the rows without a given label "
+                             "(temperature fitted on out-of-fold predictions); 95% bootstrap interval over "
+                             "the given labels",
+                   "cross_validated": cross_validated}
+        else:
+            est = {**cross_validated, "n_labels": s.n}
         candidates = {name: sc.as_dict() for name, sc in selection.scores.items()}
     return {
         "fewlabels_version": __version__,
@@ -360,6 +381,67 @@ def rules_table(input_path, rules, *, text_column: str = "text", label_column: s
     label_column, y, classes = _given_labels(table, input_path, label_column, classes)
     texts = read_texts(table, text_column, input_path)
     _, report = rule_votes(texts, rules, classes.names, y, strict=strict, progress=progress)
+    return report
+
+
+def synthesize_table(input_path, rules_path, *, text_column: str = "text", label_column: str | None = None,
+                     classes: ClassSpec | None = None, force: bool = False, report_path=None,
+                     progress: Progress | None = None, **options) -> dict:
+    """Mine keyword rules from a table's given labels, write them as a rules ``.toml``, and
+    return the analysis of those rules on the table (see :func:`rule_votes`).
+
+    The file is written atomically and read back through :func:`~fewlabels.signals.load_rules`.
+    It is never the input, and an existing file is replaced only with ``force``.
+
+    Parameters
+    ----------
+    input_path : table with a text column and a column of given labels (empty = unlabeled)
+    rules_path : the ``.toml`` to write
+    report_path : optional JSON file for the returned report
+    options : passed to :func:`~fewlabels.signals.synthesize_rules` (``min_support``,
+        ``min_precision``, ...)
+
+    Returns
+    -------
+    dict
+        The rule analysis, plus ``synthesis``: the mined keywords with their numbers
+        (``rules``), the held-out quality of the mining step (``cv``) and ``options``.
+        The per-rule accuracy on the given labels is optimistic: the rules were mined from
+        those labels; ``cv`` is the out-of-sample figure.
+    """
+    from .io import atomic_path, label_column as read_labels, read_table, text_column as read_texts, write_json
+    from .signals import synthesize_rules
+
+    rules_path = Path(rules_path)
+    check_outputs(input_path, synthesize=rules_path, report_path=report_path)
+    if rules_path.suffix.lower() != ".toml":
+        raise InputError(f"{rules_path}: --synthesize writes a TOML rules file; give a path ending in .toml")
+    if rules_path.exists() and not force:
+        raise InputError(f"{rules_path}: --synthesize file already exists; choose another path, or pass --force "
+                         "to replace it")
+    table = read_table(input_path)
+    if label_column is None:
+        if "label" not in table.column_names:
+            raise InputError(f"{input_path}: --synthesize mines rules from the given labels, but there is no label "
+                             f"column (no column 'label'; the table has {', '.join(map(repr, table.column_names))}). "
+                             "Pass --label-column NAME")
+        label_column = "label"
+    raw = [v for v in read_labels(table, label_column, input_path) if v is not None]
+    if len(set(raw)) < 2:
+        raise InputError(f"{where(input_path, label_column)}--synthesize needs given labels of at least two classes; "
+                         f"found {len(raw)} labeled row(s) of {len(set(raw))} class(es). Label more rows")
+    label_column, y, classes = _given_labels(table, input_path, label_column, classes)
+    texts = read_texts(table, text_column, input_path)
+    try:
+        result = synthesize_rules(texts, y, classes.names, **options)
+    except InputError as exc:
+        raise InputError(f"{where(input_path, label_column)}{exc}") from None
+    with atomic_path(rules_path) as tmp:
+        tmp.write_text(result.toml, encoding="utf-8")
+    _, report = rule_votes(texts, rules_path, classes.names, y, progress=progress)
+    report["synthesis"] = {"rules": result.rules, "cv": result.cv, "options": options}
+    if report_path is not None:
+        write_json(report, report_path)
     return report
 
 
