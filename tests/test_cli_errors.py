@@ -894,6 +894,17 @@ def test_synthesize_writes_rules_that_load_and_label_accepts(work):
     assert {"majority", "dawid_skene", "fused"} <= set(label_report["candidates"])
     assert label_report["rules"]["file"] == str(rules)
     assert [r["fewlabels_label"] for r in read_csv(out)] == [CLASSES[t] for t in work.truth]
+    # mined from the labels it is now scored on: the report says the rules' CV is optimistic
+    assert any("mined from given labels" in w for w in label_report["warnings"])
+
+
+def test_hand_written_rules_get_no_synthesis_warning(work):
+    rules = work.root / "mine.toml"
+    rules.write_text('[a]\nkeywords = ["apples"]\n', encoding="utf-8")
+    rep_path = work.root / "report.json"
+    res = work.label("--rules", rules, "--report", rep_path, input=synthesis_table(work), out=work.root / "o.csv")
+    assert res.exit_code == 0, res.output
+    assert not any("mined" in w for w in json.loads(rep_path.read_text())["warnings"])
 
 
 def test_synthesize_options_reach_the_miner(work):

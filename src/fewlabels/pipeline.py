@@ -513,6 +513,15 @@ def label_table(
                           random_state=random_state, progress=progress, timings=timings)
     if rules_report is not None:
         result.report["rules"] = rules_report
+        from .signals.synthesis import is_synthesized
+
+        if is_synthesized(rules) and (y >= 0).any():
+            note = (f"{rules} was mined from given labels by `fewlabels rules --synthesize`; if from these same "
+                    "labels, the cross-validated accuracy of the rule-based candidates is optimistic (each fold's "
+                    "held-out labels helped pick the keywords)")
+            result.warnings.append(note)
+            if result.report["warnings"] is not result.warnings:
+                result.report["warnings"].append(note)
 
     t = _timer()
     names = np.asarray(classes.names, dtype=object)

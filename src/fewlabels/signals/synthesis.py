@@ -208,10 +208,25 @@ def synthesize_rules(texts: Sequence[str], y, classes: Sequence[str], *, ngram_r
     return SynthesisResult(_render(records, classes, cv), records, cv)
 
 
+#: first words of every rules file written by :func:`synthesize_rules`
+HEADER = "# Keyword rules proposed by fewlabels from"
+
+
+def is_synthesized(path) -> bool:
+    """True when the rules file at ``path`` starts with the header ``synthesize_rules`` writes."""
+    from pathlib import Path
+
+    try:
+        with Path(path).open(encoding="utf-8") as f:
+            return f.readline().startswith(HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _render(records: list[dict], classes: Sequence[str], cv: dict) -> str:
     prec = "-" if cv["precision"] is None else f"{cv['precision']:.2f}"
     lines = [
-        f"# Keyword rules proposed by fewlabels from {cv['n_labeled']} labeled texts.",
+        f"{HEADER} {cv['n_labeled']} labeled texts.",
         "# A keyword fires when it appears as a whole word (any case) and votes its table's class.",
         "# After each keyword: labeled texts containing it (of its class / all), the same on held-out",
         f"# folds ({cv['n_splits']}-fold cross-validation), and the share of all texts it fires on.",
