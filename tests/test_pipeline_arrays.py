@@ -200,3 +200,17 @@ def test_forced_method_is_used_and_estimated_without_selection(blobs, method):
     est = res.report["estimated_accuracy"]
     cv = est["cross_validated"]
     assert cv["value"] == cv["uncorrected"] == res.report["candidates"][method]["accuracy"]
+
+
+def test_estimate_is_the_mean_calibrated_confidence_on_unlabeled_rows(result, blobs):
+    est = result.report["estimated_accuracy"]
+    unl = blobs.y < 0
+    assert est["value"] == pytest.approx(result.confidence[unl].mean())
+    assert est["cross_validated"]["low"] <= est["cross_validated"]["value"] <= est["cross_validated"]["high"]
+
+
+def test_every_row_labeled_falls_back_to_the_cross_validated_estimate(blobs):
+    res = label_arrays(blobs.X, blobs.truth, list(blobs.classes), class_embeddings=blobs.centres,
+                       candidates=["logistic", "prototype"], fit_end_model=False)
+    est = res.report["estimated_accuracy"]
+    assert "cross_validated" not in est and est["value"] == pytest.approx(est["uncorrected"], abs=0.05)

@@ -199,7 +199,7 @@ def label_arrays(
     P = apply_temperature(P_raw, T)
     timings["label"] = t()
     conf_est = None
-    if selection is not None and not lab_mask_all(y):
+    if selection is not None and (y < 0).any():  # rows left to estimate on
         t = _timer()
         conf_est = confidence_accuracy(P_raw[y < 0], selection.scores[chosen].oof_proba, selection.y_labeled,
                                        random_state=random_state)
@@ -220,11 +220,6 @@ def label_arrays(
     report = build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings,
                           random_state, len(X), conf_est)
     return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn)
-
-
-def lab_mask_all(y: np.ndarray) -> bool:
-    """True when every row has a given label (nothing left to estimate on)."""
-    return bool((np.asarray(y) >= 0).all())
 
 
 def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings, random_state, n,
