@@ -94,8 +94,15 @@ def sample_labels(y: np.ndarray, n_labels: int, seed: int) -> np.ndarray:
 
 
 def accuracy(pred: np.ndarray, true: np.ndarray) -> float:
-    """Share of rows where ``pred`` equals ``true``."""
-    return float(np.mean(np.asarray(pred) == np.asarray(true)))
+    """Share of rows where ``pred`` equals ``true``; NaN when there are no rows."""
+    true = np.asarray(true)
+    return float(np.mean(np.asarray(pred) == true)) if len(true) else float("nan")
+
+
+def mean_present(values) -> float | None:
+    """Mean of the values that are not None; None when there are none."""
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
 
 
 def timed_fit(model, *args, **kwargs) -> tuple[float, list[str]]:

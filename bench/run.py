@@ -33,7 +33,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 
-from common import (ROOT, Dataset, accuracy, datasets, format_table, load, print_run_info, run_info,
+from common import (ROOT, Dataset, accuracy, datasets, format_table, load, mean_present, print_run_info, run_info,
                     sample_labels, timed_fit)
 from fewlabels.graph import knn_graph
 from fewlabels.io import write_json
@@ -192,12 +192,6 @@ def _fmt(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
-def _mean(values) -> float | None:
-    """Mean of the values that are not None; None when there are none."""
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
-
-
 def summarise(records: list[dict], per_dataset: dict) -> list[dict]:
     """Means over seeds, one dict per dataset (in order of first appearance)."""
     names = list(dict.fromkeys(r["dataset"] for r in records))
@@ -206,23 +200,23 @@ def summarise(records: list[dict], per_dataset: dict) -> list[dict]:
         rs = [r for r in records if r["dataset"] == name]
         fl = [r["fewlabels"] for r in rs]
         ceil = per_dataset[name]["ceiling"]["test_acc"]
-        fl_test = _mean(f["test_acc"] for f in fl)
+        fl_test = mean_present(f["test_acc"] for f in fl)
         out.append({
             "dataset": name, "n_train": rs[0]["n_train"], "k": rs[0]["k"], "n_seeds": len(rs),
             "fewlabels_test_acc": fl_test,
-            "fewlabels_pool_acc": _mean(f["pool_acc"] for f in fl),
-            "estimate": _mean(f["estimate"] and f["estimate"]["value"] for f in fl),
-            "estimate_abs_err": _mean(f["estimate_abs_err"] for f in fl),
-            "estimate_coverage": _mean(f["estimate_covers"] for f in fl),  # share of seeds inside low..high
-            "cv_estimate_abs_err": _mean(f.get("cv_estimate_abs_err") for f in fl),
-            "cv_estimate_coverage": _mean(f.get("cv_estimate_covers") for f in fl),
-            "ece_after": _mean(f["ece_after"] for f in fl),
+            "fewlabels_pool_acc": mean_present(f["pool_acc"] for f in fl),
+            "estimate": mean_present(f["estimate"] and f["estimate"]["value"] for f in fl),
+            "estimate_abs_err": mean_present(f["estimate_abs_err"] for f in fl),
+            "estimate_coverage": mean_present(f["estimate_covers"] for f in fl),  # share of seeds inside low..high
+            "cv_estimate_abs_err": mean_present(f.get("cv_estimate_abs_err") for f in fl),
+            "cv_estimate_coverage": mean_present(f.get("cv_estimate_covers") for f in fl),
+            "ece_after": mean_present(f["ece_after"] for f in fl),
             "chosen": dict(Counter(f["method"] for f in fl)),
-            "fewlabels_total_s": _mean(f["total_s"] for f in fl),
-            "anchors_test_acc": {a: _mean(r["anchors"][a]["test_acc"] for r in rs) for a in ANCHORS},
-            "anchors_pool_acc": {a: _mean(r["anchors"][a]["pool_acc"] for r in rs) for a in ANCHORS},
-            "candidates_pool_acc": {c: _mean(r["candidates"][c].get("pool_acc") for r in rs) for c in REGISTRY},
-            "candidates_test_acc": {c: _mean(r["candidates"][c].get("test_acc") for r in rs) for c in REGISTRY},
+            "fewlabels_total_s": mean_present(f["total_s"] for f in fl),
+            "anchors_test_acc": {a: mean_present(r["anchors"][a]["test_acc"] for r in rs) for a in ANCHORS},
+            "anchors_pool_acc": {a: mean_present(r["anchors"][a]["pool_acc"] for r in rs) for a in ANCHORS},
+            "candidates_pool_acc": {c: mean_present(r["candidates"][c].get("pool_acc") for r in rs) for c in REGISTRY},
+            "candidates_test_acc": {c: mean_present(r["candidates"][c].get("test_acc") for r in rs) for c in REGISTRY},
             "ceiling_test_acc": ceil,
             "share_of_ceiling": fl_test / ceil,
         })
@@ -237,7 +231,7 @@ def tables(summary: list[dict], markdown: bool = False) -> str:
     """The main table, the pool-accuracy table and the check lines, as one text block."""
     def avg(key, sub=None):
         """Mean across datasets of a summary column (``sub``: a key inside a dict column)."""
-        return _mean(s[key] if sub is None else s[key][sub] for s in summary)
+        return mean_present(s[key] if sub is None else s[key][sub] for s in summary)
 
     heads = ["dataset", "n_train", "k", "FL test", "FL pool", "estimate", "|est-pool|", "covered", "|CV est-pool|",
              "CV covered", "chosen",

@@ -53,8 +53,10 @@ import numpy as np
 from common import (
     DATA,
     ROOT,
+    accuracy,
     format_table,
     load,
+    mean_present,
     print_run_info,
     read_split,
     run_info,
@@ -123,10 +125,6 @@ def run_snorkel(python: str, L: np.ndarray, k: int, mode: str, timeout: float) -
         if proc.returncode:
             return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
         return json.loads((d / "out.json").read_text())
-
-
-def accuracy(pred, truth) -> float:
-    return float(np.mean(np.asarray(pred) == truth)) if len(truth) else float("nan")
 
 
 def real_rules(name: str, snorkel: str | None, timeout: float) -> dict:
@@ -295,13 +293,13 @@ def fusion(name: str, seeds: list[int], n_labels: int) -> dict:
         out["seeds"][seed] = rec
         print(f"  {name} seed {seed}: " + " | ".join(f"{v} pool {rec[v]['pool_acc']:.3f} test {rec[v]['test_acc']:.3f}"
                                                      for v in FUSION_VARIANTS if v in rec), flush=True)
-    out["mean"] = {v: {key: _mean([r[v].get(key) for r in out["seeds"].values() if v in r])
+    out["mean"] = {v: {key: mean_present([r[v].get(key) for r in out["seeds"].values() if v in r])
                        for key in ("pool_acc", "test_acc", "pool_acc_covered", "test_acc_covered_end_model")}
                    for v in FUSION_VARIANTS}
     out["mean"]["fused_label_model_pool_acc"] = {
-        lm: _mean([r["fused_label_model_pool_acc"][lm] for r in out["seeds"].values() if "fused" in r])
+        lm: mean_present([r["fused_label_model_pool_acc"][lm] for r in out["seeds"].values() if "fused" in r])
         for lm in LABEL_MODELS}
-    out["mean"]["rule_coverage_pool"] = _mean([r.get("rule_stats_pool", {}).get("coverage")
+    out["mean"]["rule_coverage_pool"] = mean_present([r.get("rule_stats_pool", {}).get("coverage")
                                                for r in out["seeds"].values()])
     return out
 
@@ -310,11 +308,6 @@ def fusion(name: str, seeds: list[int], n_labels: int) -> dict:
 FUSION_VARIANTS = {"rules_dawid_skene": "rules only: dawid_skene", "rules_metal": "rules only: metal",
                    "embeddings_only": "embeddings only: auto", "fused_auto": "rules + embeddings: auto",
                    "fused": "rules + embeddings: fused"}
-
-
-def _mean(values):
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
 
 
 def print_fusion(results: dict, n_labels: int) -> None:

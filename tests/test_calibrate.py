@@ -149,3 +149,4 @@ def test_confidence_accuracy_is_mean_calibrated_confidence_and_tracks_true_accur
     assert est["low"] <= est["value"] <= est["high"] and est["high"] - est["low"] < 0.15
     # The same seed gives the same interval.
     assert confidence_accuracy(P, oof, y_lab, n_boot=50) == est
+    assert confidence_accuracy(P, oof, y_lab, n_boot=50, temperature=est["temperature"]) == est

@@ -78,13 +78,14 @@ def cross_fitted_ece(P: np.ndarray, y: np.ndarray, fold_of: np.ndarray, n_bins: 
     }
 
 
-def confidence_accuracy(P: np.ndarray, oof: np.ndarray, y: np.ndarray, *, n_boot: int = 200,
-                        max_rows: int = 5000, random_state: int | None = 0) -> dict:
+def confidence_accuracy(P: np.ndarray, oof: np.ndarray, y: np.ndarray, *, temperature: float | None = None,
+                        n_boot: int = 200, max_rows: int = 5000, random_state: int | None = 0) -> dict:
     """Accuracy of the labels ``P.argmax(1)`` estimated as their mean calibrated confidence.
 
     ``P`` (n, k) are the chosen method's uncalibrated probabilities on the rows to score
     (those without a given label); ``oof`` (n_labeled, k) and ``y`` its out-of-fold
-    probabilities and the true codes, on which the temperature is fitted. If confidences
+    probabilities and the true codes, on which the temperature is fitted (pass
+    ``temperature`` when it is already fitted on them). If confidences
     are calibrated, their mean is the expected accuracy ("average confidence",
     Hendrycks & Gimpel 2017; Garg et al. 2022). It averages over every scored row, so it
     varies far less than the accuracy counted on ~100 labeled rows. On the bench (6
@@ -102,7 +103,7 @@ def confidence_accuracy(P: np.ndarray, oof: np.ndarray, y: np.ndarray, *, n_boot
     P = np.asarray(P, dtype=np.float64)
     oof = np.asarray(oof, dtype=np.float64)
     y = np.asarray(y)
-    T = fit_temperature(oof, y)
+    T = fit_temperature(oof, y) if temperature is None else temperature
     value = float(apply_temperature(P, T).max(axis=1).mean()) if len(P) else float("nan")
     rng = np.random.default_rng(random_state)
     sub = P if len(P) <= max_rows else P[rng.choice(len(P), max_rows, replace=False)]

@@ -202,7 +202,7 @@ def label_arrays(
     if selection is not None and (y < 0).any():  # rows left to estimate on
         t = _timer()
         conf_est = confidence_accuracy(P_raw[y < 0], selection.scores[chosen].oof_proba, selection.y_labeled,
-                                       random_state=random_state)
+                                       temperature=T, random_state=random_state)
         timings["estimate"] = t()
     labels = P.argmax(axis=1)
     labels[lab] = y[lab]
@@ -514,9 +514,7 @@ def label_table(
             note = (f"{rules} was mined from given labels by `fewlabels rules --synthesize`; if from these same "
                     "labels, the cross-validated accuracy of the rule-based candidates is optimistic (each fold's "
                     "held-out labels helped pick the keywords)")
-            result.warnings.append(note)
-            if result.report["warnings"] is not result.warnings:
-                result.report["warnings"].append(note)
+            result.warnings.append(note)  # the report's "warnings" is this same list
 
     t = _timer()
     names = np.asarray(classes.names, dtype=object)
