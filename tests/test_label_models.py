@@ -154,6 +154,20 @@ def test_recovers_one_class_rules_and_class_balance(model):
     assert abs(m.prior_[1] - 0.2) < 0.02
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("balance", [[0.1, 0.9], [0.9, 0.1]])
+def test_no_labels_the_rare_class_is_not_taken_for_the_common_one(balance, seed):
+    """Without labels EM can end with the classes renamed (here it did: 0.15 accuracy);
+    the renaming that lets the rules vote for their own class is kept."""
+    s = make_votes(20000, 10, 2, polarity="one", class_balance=balance, coverage=(0.05, 0.3), random_state=seed)
+    covered = (s.L >= 0).any(axis=1)
+    for model in (DawidSkeneLabeler, MetalLabeler):
+        m = model(n_classes=2).fit(s.L)
+        assert np.abs(m.prior_ - balance).max() < 0.05
+        assert (m.predict(s.L[covered]) == s.truth[covered]).mean() > 0.7
+    assert DawidSkeneLabeler(n_classes=2).fit(s.L).permuted_
+
+
 def test_weighted_majority_estimates_accuracies_from_agreement():
     s = make_votes(20000, 10, 2, random_state=5)
     m = WeightedMajorityLabeler(n_classes=2).fit(s.L)

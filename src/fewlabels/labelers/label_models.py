@@ -370,6 +370,29 @@ class _GenerativeLabeler(_VoteModel):
         A, b = self._tables(getattr(self, "abstain_evidence", False))
         return rows.expand(self._posterior_rows(rows, A, b))
 
+    def _break_symmetry(self):
+        """Name the latent classes so that the rules mostly vote for the class they fire on.
+
+        Without given labels to anchor it, a mixture model is only identified up to a
+        renaming of its classes, and EM or the moment fit can end in a renamed optimum:
+        with one-class keyword rules and imbalanced classes, Dawid-Skene found the 10 %
+        class as the 90 % one (synthetic L, ``tests/test_label_models.py``). As Snorkel's
+        ``LabelModel`` does, the renaming σ that maximises the expected number of votes
+        for the row's own class, Σ_c π_c Σ_j P(rule j votes σ(c) | c), is kept (an
+        assignment problem, O(m·k² + k³)). ``permuted_`` says whether it was not the
+        identity.
+        """
+        from scipy.optimize import linear_sum_assignment
+
+        k = self.n_classes_
+        gain = self.prior_[:, None] * self.cond_[:, :, :k].sum(axis=0)  # (latent c, voted l)
+        _, sigma = linear_sum_assignment(gain, maximize=True)
+        self.permuted_ = bool((sigma != np.arange(k)).any())
+        if self.permuted_:
+            cond, prior = np.empty_like(self.cond_), np.empty_like(self.prior_)
+            cond[:, sigma], prior[sigma] = self.cond_, self.prior_
+            self.cond_, self.prior_ = cond, prior
+
     def _set_accuracies(self):
         """accuracies_[j] = P(vote right | rule j votes) = Σ_c π_c cond[j,c,c] / Σ_c π_c (1 − cond[j,c,abstain])."""
         k = self.n_classes_
@@ -501,6 +524,9 @@ class DawidSkeneLabeler(_GenerativeLabeler):
                 self.converged_ = True
                 break
         self.log_likelihood_ = ll
+        self.permuted_ = False
+        if start == "majority":  # no labels anchor the classes
+            self._break_symmetry()
         self._set_accuracies()
 
 
