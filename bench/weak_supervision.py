@@ -23,7 +23,9 @@ rows: *rules-only*, the label models ``dawid_skene`` and ``metal`` fitted with t
 (``label_arrays(..., votes=L, method=...)``: rows no rule covers get the label model's prior);
 *embeddings-only*, fewlabels' automatic choice without rules; *fused*, the automatic choice
 with the rules' votes (it adds ``majority``, ``dawid_skene`` and ``fused`` to the candidates),
-and the ``fused`` method alone. Rules: the bench rules for SMS and YouTube spam; for AG News,
+and the ``fused`` method alone; for the hand-written rules also ``fused`` with no given
+label at all (pool = every train row: what ``fewlabels label --rules`` does with only class
+names). Rules: the bench rules for SMS and YouTube spam; for AG News,
 rules synthesized from the same given labels (``synthesize_rules``) — at its defaults, and
 only if that finds no rule, with the relaxations of ``SYNTHESIS_LADDER`` in order (fixed
 before any result was seen). Reported: accuracy of the labels on the unlabeled train rows
@@ -283,12 +285,15 @@ def fusion(name: str, seeds: list[int], n_labels: int) -> dict:
                 rec[f"rules_{lm}"] = _variant(ds, y, unl, seed, votes=L, method=lm)
             rec["fused_auto"] = _variant(ds, y, unl, seed, votes=L)
             rec["fused"] = _variant(ds, y, unl, seed, votes=L, method="fused")
-            # the label model inside fused (default weighted_majority): pool accuracy of each
+            if rules_file is not None:  # the same rules with no given label: every train row is pool
+                none = np.full(len(y), -1)
+                rec["fused_no_labels"] = _variant(ds, none, none < 0, seed, votes=L, method="fused")
+            # the label model inside fused: pool accuracy of each
             rec["fused_label_model_pool_acc"] = {
                 lm: accuracy(FusedLabeler(votes=L, label_model=lm, class_embeddings=ds.class_embeddings,
                                           n_classes=len(ds.classes), random_state=seed)
                              .fit(ds.X_train, y).predict_proba(ds.X_train)[unl].argmax(axis=1), ds.y_train[unl])
-                for lm in LABEL_MODELS}
+                for lm in FUSED_LABEL_MODELS}
         rec["seconds"] = time.perf_counter() - t
         out["seeds"][seed] = rec
         print(f"  {name} seed {seed}: " + " | ".join(f"{v} pool {rec[v]['pool_acc']:.3f} test {rec[v]['test_acc']:.3f}"
@@ -298,7 +303,7 @@ def fusion(name: str, seeds: list[int], n_labels: int) -> dict:
                    for v in FUSION_VARIANTS}
     out["mean"]["fused_label_model_pool_acc"] = {
         lm: mean_present([r["fused_label_model_pool_acc"][lm] for r in out["seeds"].values() if "fused" in r])
-        for lm in LABEL_MODELS}
+        for lm in FUSED_LABEL_MODELS}
     out["mean"]["rule_coverage_pool"] = mean_present([r.get("rule_stats_pool", {}).get("coverage")
                                                for r in out["seeds"].values()])
     return out
@@ -307,7 +312,9 @@ def fusion(name: str, seeds: list[int], n_labels: int) -> dict:
 #: part 3 variants: key → title
 FUSION_VARIANTS = {"rules_dawid_skene": "rules only: dawid_skene", "rules_metal": "rules only: metal",
                    "embeddings_only": "embeddings only: auto", "fused_auto": "rules + embeddings: auto",
-                   "fused": "rules + embeddings: fused"}
+                   "fused": "rules + embeddings: fused", "fused_no_labels": "rules + embeddings: fused, 0 labels"}
+#: part 3: label models tried inside ``fused``
+FUSED_LABEL_MODELS = ("auto", *LABEL_MODELS)
 
 
 def print_fusion(results: dict, n_labels: int) -> None:
@@ -333,7 +340,7 @@ def print_fusion(results: dict, n_labels: int) -> None:
                        markdown=True))
     print(f"\n### label model inside `fused`: pool accuracy, mean over seeds (default: "
           f"{FusedLabeler().label_model})")
-    print(format_table(["dataset", *LABEL_MODELS], [[name, *res["mean"]["fused_label_model_pool_acc"].values()]
+    print(format_table(["dataset", *FUSED_LABEL_MODELS], [[name, *res["mean"]["fused_label_model_pool_acc"].values()]
                                                     for name, res in results.items()], markdown=True))
     print("\nrules on the pool (mean over seeds): " + "; ".join(
         f"{name} {res['rules']}: coverage {res['mean']['rule_coverage_pool']:.3f}"

@@ -29,7 +29,7 @@ def spam_like(seed=0, n=2000):
 
 def test_prior_shift_is_the_documented_product():
     X, truth, L, y = spam_like()
-    fused = FusedLabeler(votes=L, n_classes=2, random_state=0).fit(X, y)
+    fused = FusedLabeler(votes=L, label_model="majority", n_classes=2, random_state=0).fit(X, y)
     # rebuild it by hand: majority vote on covered rows, logistic on given + weak labels
     lm = make_labeler("majority", n_classes=2).fit(L, y)
     covered = (L >= 0).any(axis=1)
@@ -37,10 +37,39 @@ def test_prior_shift_is_the_documented_product():
     y_aug[covered & (y < 0)] = lm.predict_proba(L)[covered & (y < 0)].argmax(axis=1)
     P_emb = make_labeler("logistic", n_classes=2, random_state=0).fit(X, y_aug).predict_proba(X)
     train_prior = (np.bincount(y_aug[y_aug >= 0], minlength=2) + 1.0) / ((y_aug >= 0).sum() + 2.0)
-    F = P_emb * np.where(covered[:, None], lm.predict_proba(L), lm.prior_) / train_prior
+    given_uncovered = y[(y >= 0) & ~covered]
+    uncovered_prior = (np.bincount(given_uncovered, minlength=2) + 2 * lm.prior_) / (len(given_uncovered) + 2)
+    F = P_emb * np.where(covered[:, None], lm.predict_proba(L), uncovered_prior) / train_prior
     F /= F.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(fused.transduction_, F, rtol=1e-6)
     np.testing.assert_allclose(fused.train_prior_, train_prior)
+    np.testing.assert_allclose(fused.uncovered_prior_, uncovered_prior)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uncovered_rows_get_the_class_mix_of_uncovered_given_labels(seed):
+    # The rule misses 40% of spam and 97% of ham: about 9% of uncovered rows are spam
+    # against 20% overall. With 200 given labels the uncovered prior is near 9%, not 20%.
+    X, truth, L, _ = spam_like(seed)
+    covered = L[:, 0] >= 0
+    y = np.full(len(truth), -1)
+    given = np.random.default_rng(seed).choice(len(truth), 200, replace=False)
+    y[given] = truth[given]
+    fused = FusedLabeler(votes=L, n_classes=2, random_state=0).fit(X, y)
+    share = truth[~covered].mean()
+    assert abs(fused.uncovered_prior_[1] - share) < abs(fused.label_model_.prior_[1] - share)
+    assert abs(fused.uncovered_prior_[1] - share) < 0.05
+    # no given label: the label model's prior stands
+    none = FusedLabeler(votes=L, n_classes=2, random_state=0).fit(X, np.full(len(truth), -1))
+    np.testing.assert_allclose(none.uncovered_prior_, none.label_model_.prior_)
+
+
+def test_auto_label_model_is_metal_from_three_rules():
+    X, truth, L, y = spam_like()
+    L3 = np.hstack([L, L, np.where(X[:, :1] > 1.0, 1, -1)])
+    assert FusedLabeler(votes=L, n_classes=2).fit(X, y).label_model_.name == "majority"
+    assert FusedLabeler(votes=L3, n_classes=2).fit(X, y).label_model_.name == "metal"
+    assert FusedLabeler(votes=L3, label_model="dawid_skene", n_classes=2).fit(X, y).label_model_.name == "dawid_skene"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

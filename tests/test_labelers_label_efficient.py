@@ -114,6 +114,14 @@ def test_selection_keeps_preferred_method_unless_clearly_beaten(blobs):
     ctx["class_embeddings"] = blobs.centres
     sel = select_labeler(blobs.X, blobs.y, ["prototype", "logistic"], ctx, prefer="logistic")
     assert sel.best == "logistic"
+    # an order of preference: a clearly beaten first choice hands over to the second,
+    # not to the most accurate
+    ctx["class_embeddings"] = np.roll(blobs.centres, 1, axis=0)
+    sel = select_labeler(blobs.X, blobs.y, ["prototype", "logistic", "zeroshot"], ctx,
+                         prefer=("zeroshot", "logistic", "prototype"))
+    assert sel.best == "logistic"
+    sel = select_labeler(blobs.X, blobs.y, ["prototype", "zeroshot"], ctx, prefer=("zeroshot", "absent"))
+    assert sel.best == "prototype"
 
 
 def test_clustering_balance_prior_evens_out_a_skewed_start():

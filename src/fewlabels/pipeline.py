@@ -35,6 +35,10 @@ RULE_CANDIDATES = ("majority", "dawid_skene", "fused")
 #: kept by "auto" unless another candidate beats it by more than one standard error: averaging
 #: methods that err differently is the safer bet when a hundred labels cannot tell them apart
 PREFERRED = "ensemble"
+#: the same, when rules give a label matrix: the user wrote the rules because they expect them
+#: to help, and ``fused`` is the candidate that uses both them and the embeddings; when it is
+#: beaten by more than one standard error, ``PREFERRED`` is tried next
+PREFERRED_WITH_RULES = "fused"
 
 Progress = Callable[[str, int, int], None]
 
@@ -176,8 +180,9 @@ def label_arrays(
     ece = None
     if can_cross_validate:
         t = _timer()
+        preferred = (PREFERRED_WITH_RULES, PREFERRED) if votes is not None else (PREFERRED,)
         selection = select_labeler(X, y, names, context, n_splits=n_splits, random_state=random_state,
-                                   prefer=PREFERRED if PREFERRED in names else None,
+                                   prefer=preferred,
                                    progress=(lambda d, n: progress("select", d, n)) if progress else None)
         if method != "auto":  # forced: no choice was made, so there is no optimism to remove
             selection.best = method

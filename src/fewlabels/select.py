@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -143,12 +143,13 @@ def cross_val_proba(name: str, X: np.ndarray, y: np.ndarray, fold_of: np.ndarray
 
 
 def select_labeler(X: np.ndarray, y: np.ndarray, candidates: list[str], context: dict, *,
-                   n_splits: int = 5, random_state: int | None = 0, prefer: str | None = None,
+                   n_splits: int = 5, random_state: int | None = 0, prefer: str | Sequence[str] | None = None,
                    progress: Callable[[int, int], None] | None = None) -> Selection:
     """Score each candidate out of fold and pick the most accurate (ties: earlier in list).
 
-    With ``prefer`` (a candidate name), that candidate is kept unless the most accurate
-    one beats it by more than one standard error of the paired difference.
+    With ``prefer`` (a candidate name, or several in order), the first preferred candidate
+    that the most accurate one does not beat by more than one standard error of the paired
+    difference is kept; when each is beaten, the most accurate.
 
     ``progress(done, total)`` is called after each (candidate, fold) fit.
     """
@@ -189,13 +190,18 @@ def select_labeler(X: np.ndarray, y: np.ndarray, candidates: list[str], context:
         scores[name] = CandidateScore(name, oof, correct / len(lab), low, high, len(lab),
                                       time.perf_counter() - t)
     best = max(candidates, key=lambda c: (scores[c].accuracy, -candidates.index(c)))
-    if prefer in scores and best != prefer:
+    for p in [prefer] if isinstance(prefer, str) else (prefer or ()):
+        if p not in scores:
+            continue
+        if p == best:
+            break
         # One-standard-error rule: keep the robust default unless the best method beats it
         # by more than the standard error of the paired difference in correctness.
         diff = (scores[best].oof_proba.argmax(axis=1) == y_lab).astype(float) \
-            - (scores[prefer].oof_proba.argmax(axis=1) == y_lab)
+            - (scores[p].oof_proba.argmax(axis=1) == y_lab)
         if diff.mean() <= diff.std(ddof=1) / np.sqrt(len(diff)):
-            best = prefer
+            best = p
+            break
     correct = np.stack([scores[c].oof_proba.argmax(axis=1) == y_lab for c in candidates], axis=1)
     corrected = bootstrap_bias_corrected(correct, random_state=random_state)
     return Selection(best, scores, fold_of, lab, y_lab, corrected, weights)
