@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fewlabels.errors import InputError
-from fewlabels.select import cross_val_proba, make_folds, select_labeler, wilson_interval
+from fewlabels.select import clearly_better, cross_val_proba, make_folds, select_labeler, wilson_interval
 
 from conftest import make_blobs
 
@@ -149,3 +149,14 @@ def test_ensemble_shortcut_equals_refitting_the_ensemble(blobs):
     sel = select_labeler(blobs.X, blobs.y, members + ["ensemble"], ctx)
     refit = cross_val_proba("ensemble", blobs.X, blobs.y, sel.fold_of, ctx)
     np.testing.assert_allclose(sel.scores["ensemble"].oof_proba, refit, atol=1e-6)
+
+
+def test_one_standard_error_rule_counts_exactly_one_se_as_a_tie():
+    b = np.ones(100, bool)
+    a = b.copy()
+    b[0] = False  # a is right on one more row, and nothing else differs: mean = SE exactly
+    assert not clearly_better(a, b)
+    b[1] = False  # two rows: mean 0.02 > SE 0.014
+    assert clearly_better(a, b)
+    assert not clearly_better(b, a)
+    assert not clearly_better(a, a)

@@ -142,6 +142,20 @@ def cross_val_proba(name: str, X: np.ndarray, y: np.ndarray, fold_of: np.ndarray
     return oof
 
 
+def clearly_better(correct_a: np.ndarray, correct_b: np.ndarray) -> bool:
+    """One-standard-error rule: is a's out-of-fold correctness above b's by more than the
+    standard error of the paired difference?
+
+    Exactly one SE is not "more": one row right where the other is wrong, and no other
+    difference, is a tie (compared with a relative tolerance, as the two sides are then
+    equal in exact arithmetic but not always in floating point).
+    """
+    diff = np.asarray(correct_a, dtype=float) - np.asarray(correct_b, dtype=float)
+    if len(diff) < 2:
+        return bool(diff.sum() > 0)
+    return bool(diff.mean() > diff.std(ddof=1) / np.sqrt(len(diff)) * (1 + 1e-9))
+
+
 def select_labeler(X: np.ndarray, y: np.ndarray, candidates: list[str], context: dict, *,
                    n_splits: int = 5, random_state: int | None = 0, prefer: str | Sequence[str] | None = None,
                    progress: Callable[[int, int], None] | None = None) -> Selection:
@@ -195,11 +209,8 @@ def select_labeler(X: np.ndarray, y: np.ndarray, candidates: list[str], context:
             continue
         if p == best:
             break
-        # One-standard-error rule: keep the robust default unless the best method beats it
-        # by more than the standard error of the paired difference in correctness.
-        diff = (scores[best].oof_proba.argmax(axis=1) == y_lab).astype(float) \
-            - (scores[p].oof_proba.argmax(axis=1) == y_lab)
-        if diff.mean() <= diff.std(ddof=1) / np.sqrt(len(diff)):
+        right = {c: scores[c].oof_proba.argmax(axis=1) == y_lab for c in (best, p)}
+        if not clearly_better(right[best], right[p]):
             best = p
             break
     correct = np.stack([scores[c].oof_proba.argmax(axis=1) == y_lab for c in candidates], axis=1)
