@@ -144,11 +144,12 @@ def real_rules(name: str, snorkel: str | None, timeout: float) -> dict:
     out = {"rules_file": f"bench/rules/{RULE_FILES[name].name}", "rows": len(texts), "classes": classes,
            "class_shares": (np.bincount(truth, minlength=k) / len(truth)).tolist(), "apply_s": apply_s,
            "slowest_rules": applied.timings(3), "totals": stats["totals"], "rules": stats["rules"], "models": {}}
+    preds = {}
     for label, (model, params) in MODELS.items():
         t = time.perf_counter()
         m = LABEL_MODELS[model](n_classes=k, **params).fit(L)
         fit_s = time.perf_counter() - t
-        pred = m.predict(L)
+        pred = preds[label] = m.predict(L)
         out["models"][label] = {"covered_acc": accuracy(pred[covered], truth[covered]),
                                 "all_acc": accuracy(pred, truth), "fit_s": fit_s,
                                 "prior": np.round(m.prior_, 3).tolist()}
@@ -162,6 +163,16 @@ def real_rules(name: str, snorkel: str | None, timeout: float) -> dict:
             out["models"][f"snorkel {label}"] = {"covered_acc": accuracy(pred[covered], truth[covered]),
                                                  "all_acc": accuracy(pred, truth),
                                                  "fit_s": res["fit_s"] if label == "LabelModel" else None}
+        if "LabelModel" in res:  # paired: covered rows only one of the two gets right
+            from scipy.stats import binomtest
+
+            theirs = np.asarray(res["LabelModel"])[covered] == truth[covered]
+            for label, pred in preds.items():
+                ours = pred[covered] == truth[covered]
+                wins, losses = int((ours & ~theirs).sum()), int((~ours & theirs).sum())
+                out["models"][label]["vs_snorkel"] = {
+                    "only_ours_right": wins, "only_snorkel_right": losses,
+                    "p_value": binomtest(wins, wins + losses).pvalue if wins + losses else 1.0}
     return out
 
 
@@ -285,15 +296,19 @@ def fusion(name: str, seeds: list[int], n_labels: int) -> dict:
                 rec[f"rules_{lm}"] = _variant(ds, y, unl, seed, votes=L, method=lm)
             rec["fused_auto"] = _variant(ds, y, unl, seed, votes=L)
             rec["fused"] = _variant(ds, y, unl, seed, votes=L, method="fused")
-            if rules_file is not None:  # the same rules with no given label: every train row is pool
-                none = np.full(len(y), -1)
-                rec["fused_no_labels"] = _variant(ds, none, none < 0, seed, votes=L, method="fused")
-            # the label model inside fused: pool accuracy of each
-            rec["fused_label_model_pool_acc"] = {
-                lm: accuracy(FusedLabeler(votes=L, label_model=lm, class_embeddings=ds.class_embeddings,
-                                          n_classes=len(ds.classes), random_state=seed)
-                             .fit(ds.X_train, y).predict_proba(ds.X_train)[unl].argmax(axis=1), ds.y_train[unl])
-                for lm in FUSED_LABEL_MODELS}
+            # the label model inside fused: pool accuracy of each, with the given labels and,
+            # for hand-written rules, with none (then every train row is pool)
+            runs = {"fused_label_model_pool_acc": y}
+            if rules_file is not None:
+                runs["fused_label_model_pool_acc_no_labels"] = np.full(len(y), -1)
+                rec["fused_no_labels"] = _variant(ds, runs["fused_label_model_pool_acc_no_labels"],
+                                                  np.ones(len(y), bool), seed, votes=L, method="fused")
+            for key, given in runs.items():
+                rec[key] = {lm: accuracy(FusedLabeler(votes=L, label_model=lm, class_embeddings=ds.class_embeddings,
+                                                      n_classes=len(ds.classes), random_state=seed)
+                                         .fit(ds.X_train, given).predict(ds.X_train)[given < 0],
+                                         ds.y_train[given < 0])
+                            for lm in FUSED_LABEL_MODELS}
         rec["seconds"] = time.perf_counter() - t
         out["seeds"][seed] = rec
         print(f"  {name} seed {seed}: " + " | ".join(f"{v} pool {rec[v]['pool_acc']:.3f} test {rec[v]['test_acc']:.3f}"
@@ -301,9 +316,9 @@ def fusion(name: str, seeds: list[int], n_labels: int) -> dict:
     out["mean"] = {v: {key: mean_present([r[v].get(key) for r in out["seeds"].values() if v in r])
                        for key in ("pool_acc", "test_acc", "pool_acc_covered", "test_acc_covered_end_model")}
                    for v in FUSION_VARIANTS}
-    out["mean"]["fused_label_model_pool_acc"] = {
-        lm: mean_present([r["fused_label_model_pool_acc"][lm] for r in out["seeds"].values() if "fused" in r])
-        for lm in FUSED_LABEL_MODELS}
+    for key in ("fused_label_model_pool_acc", "fused_label_model_pool_acc_no_labels"):
+        out["mean"][key] = {lm: mean_present([r[key][lm] for r in out["seeds"].values() if key in r])
+                            for lm in FUSED_LABEL_MODELS}
     out["mean"]["rule_coverage_pool"] = mean_present([r.get("rule_stats_pool", {}).get("coverage")
                                                for r in out["seeds"].values()])
     return out
@@ -340,8 +355,11 @@ def print_fusion(results: dict, n_labels: int) -> None:
                        markdown=True))
     print(f"\n### label model inside `fused`: pool accuracy, mean over seeds (default: "
           f"{FusedLabeler().label_model})")
-    print(format_table(["dataset", *FUSED_LABEL_MODELS], [[name, *res["mean"]["fused_label_model_pool_acc"].values()]
-                                                    for name, res in results.items()], markdown=True))
+    print(format_table(["dataset", "given labels", *FUSED_LABEL_MODELS],
+                       [[name, given, *res["mean"][key].values()] for name, res in results.items()
+                        for given, key in ((n_labels, "fused_label_model_pool_acc"),
+                                           (0, "fused_label_model_pool_acc_no_labels"))
+                        if any(v is not None for v in res["mean"].get(key, {}).values())], markdown=True))
     print("\nrules on the pool (mean over seeds): " + "; ".join(
         f"{name} {res['rules']}: coverage {res['mean']['rule_coverage_pool']:.3f}"
         if res["mean"]["rule_coverage_pool"] is not None else f"{name}: no rules" for name, res in results.items()))
@@ -359,17 +377,22 @@ def print_fusion(results: dict, n_labels: int) -> None:
                       f"(tried {[t['params'] for t in syn['tried']]}): {desc}")
 
 
+def _vs(d: dict | None) -> str | None:
+    return None if d is None else f"{d['only_ours_right']} / {d['only_snorkel_right']} (p = {d['p_value']:.2f})"
+
+
 def print_tables(results: dict) -> None:
     for name, res in results.get("real", {}).items():
         t = res["totals"]
         print(f"\n### {name}: {t['rules']} rules ({res['rules_file']}) on {t['rows']} train rows, "
-              f"0 given labels; class shares {dict(zip(res['classes'], np.round(res['class_shares'], 3)))}")
+              f"0 given labels; class shares {dict(zip(res['classes'], np.round(res['class_shares'], 3).tolist()))}")
         print(f"coverage {t['coverage']:.3f}, overlaps {t['overlaps']:.3f}, conflicts {t['conflicts']:.3f}; "
               f"rules applied in {res['apply_s']:.2f} s")
-        rows = [[label, v.get("covered_acc"), v.get("all_acc"), v.get("fit_s"), v.get("error")]
-                for label, v in res["models"].items()]
+        rows = [[label, v.get("covered_acc"), v.get("all_acc"), v.get("fit_s"), _vs(v.get("vs_snorkel")),
+                 v.get("error")] for label, v in res["models"].items()]
         print(format_table(["label model", f"acc, covered rows ({t['coverage']:.0%})", "acc, all rows", "fit s",
-                            "note"], rows, markdown=True))
+                            "covered rows right only here / only in Snorkel LabelModel (sign test p)", "note"],
+                           rows, markdown=True))
     if results.get("speed"):
         print("\n### fit time on synthetic L (2 classes), seconds; accuracy; max |estimated − true rule accuracy|")
         rows = []
