@@ -948,3 +948,12 @@ def test_rules_needs_exactly_one_of_rules_and_synthesize(work):
     assert_rejected(work, before, invoke("rules", work.table, "--rules", rules, "--synthesize", work.root / "m.toml"),
                     "not both")
     assert_rejected(work, before, invoke("rules", work.table, "--rules", rules, "--force"), "go with --synthesize")
+
+
+def test_estimate_line_fits_an_80_column_terminal():
+    from fewlabels.cli import _fmt_est
+
+    est = {"value": 0.947, "low": 0.918, "high": 0.98, "n_labels": 1000, "cross_validated": {"value": 0.916}}
+    line = f"  estimated accuracy : {_fmt_est(est)}"  # the demo's line, the longest
+    assert len(line) <= 80, line
+    assert "0.947" in line and "0.918-0.980" in line and "1000 labels" in line and "CV 0.916" in line

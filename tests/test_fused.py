@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fewlabels.errors import ConfigError
 from fewlabels.labelers.fused import FusedLabeler
 from fewlabels.labelers.registry import make_labeler
 
@@ -90,3 +91,11 @@ def test_fused_without_votes_is_refused():
     X, truth, L, y = spam_like()
     with pytest.raises(Exception, match="votes"):
         FusedLabeler(n_classes=2).fit(X, y)
+
+
+@pytest.mark.parametrize("params, match", [({"prior_shift": "yes"}, "prior_shift='yes'"),
+                                           ({"label_model": "snorkel"}, "unknown")])
+def test_bad_fused_parameters_are_refused(params, match):
+    X, truth, L, y = spam_like()
+    with pytest.raises(ConfigError, match=match):
+        FusedLabeler(votes=L, n_classes=2, **params).fit(X, y)

@@ -75,10 +75,8 @@ def _classes(classes: Optional[str], classes_file: Optional[Path]):
 def _fmt_est(est) -> str:
     if not est:
         return "n/a (too few labels)"
-    text = f"{est['value']:.3f}  (95% interval {est['low']:.3f}-{est['high']:.3f}, {est['n_labels']} labels)"
-    if "cross_validated" in est:
-        text += f"; cross-validated {est['cross_validated']['value']:.3f}"
-    return text
+    cv = f"; CV {est['cross_validated']['value']:.3f}" if "cross_validated" in est else ""  # fits 80 columns
+    return f"{est['value']:.3f} (95% {est['low']:.3f}-{est['high']:.3f}, {est['n_labels']} labels{cv})"
 
 
 def _print_summary(report: dict) -> None:

@@ -91,6 +91,8 @@ class FusedLabeler(TransductiveLabeler):
 
         if self.votes is None or np.shape(self.votes)[0] != X.shape[0]:
             raise ConfigError("fused needs votes: the rules' label matrix with one row per item")
+        if not isinstance(self.prior_shift, (bool, np.bool_)):
+            raise ConfigError(f"prior_shift={self.prior_shift!r}; use True or False")
         L = np.asarray(self.votes)
         context = {"n_classes": self.n_classes_, "class_embeddings": self.class_embeddings, "graph": self.graph,
                    "random_state": self.random_state}
