@@ -9,6 +9,10 @@ label model of fewlabels (and, with ``--snorkel``, Snorkel 0.10's ``LabelModel``
 rows some rule covers, and on all rows (rows without votes get each model's prior, i.e.
 its argmax; Snorkel's uniform prior gives class 0, "ham", there).
 
+Part 1 also fits ``dawid_skene`` and ``metal`` with 10-100 uniformly random given train
+labels (``BUDGET_LABELS``, 5 seeds): a few labels must not make a label model worse than
+none.
+
 Part 2, speed. Synthetic L from conditionally independent rules of known accuracy
 (0.6–0.9) and coverage (0.1–0.5), 2 balanced classes, at 10k / 100k / 1M rows × 20 / 200
 rules: fit and predict time of each model (best of ``--repeat`` runs), accuracy, and how
@@ -86,6 +90,11 @@ SYNTHESIS_LADDER = ({}, {"min_support": 2}, {"min_support": 2, "fdr": 0.5})
 FUSION_LABEL_MODELS = ("dawid_skene", "metal")
 SIZES = [(10_000, 20), (100_000, 20), (1_000_000, 20), (10_000, 200), (100_000, 200), (1_000_000, 200)]
 
+#: part 1: generative label models also fitted with a few given labels (BUDGET_SEEDS seeds each)
+BUDGET_MODELS = ("dawid_skene", "metal")
+BUDGET_LABELS = (0, 10, 20, 30, 50, 100)
+BUDGET_SEEDS = 5
+
 #: fewlabels models run in both parts: name → (label model, parameters)
 MODELS = {name: (name, {}) for name in LABEL_MODELS}
 MODELS["dawid_skene (abstain evidence)"] = ("dawid_skene", {"abstain_evidence": True})
@@ -153,6 +162,16 @@ def real_rules(name: str, snorkel: str | None, timeout: float) -> dict:
         out["models"][label] = {"covered_acc": accuracy(pred[covered], truth[covered]),
                                 "all_acc": accuracy(pred, truth), "fit_s": fit_s,
                                 "prior": np.round(m.prior_, 3).tolist()}
+    # a few given labels (uniformly random train rows, seeds 0..4) must not make a model worse
+    out["budget"] = {}
+    for model in BUDGET_MODELS:
+        for n_labels in BUDGET_LABELS:
+            accs = []
+            for seed in range(BUDGET_SEEDS):
+                y = sample_labels(truth, n_labels, seed) if n_labels else np.full(len(truth), -1)
+                pred = LABEL_MODELS[model](n_classes=k).fit(L, y).predict(L)
+                accs.append(accuracy(pred[covered], truth[covered]))
+            out["budget"].setdefault(model, {})[n_labels] = {"mean": float(np.mean(accs)), "min": float(np.min(accs))}
     if snorkel:
         res = run_snorkel(snorkel, L, k, "all", timeout)
         for label in ("LabelModel", "MajorityLabelVoter"):
@@ -393,6 +412,12 @@ def print_tables(results: dict) -> None:
         print(format_table(["label model", f"acc, covered rows ({t['coverage']:.0%})", "acc, all rows", "fit s",
                             "covered rows right only here / only in Snorkel LabelModel (sign test p)", "note"],
                            rows, markdown=True))
+        if res.get("budget"):
+            print(f"\n{name}: accuracy on the covered rows with a few random given labels, mean (min) over "
+                  f"{BUDGET_SEEDS} seeds")
+            print(format_table(["label model", *(f"{n} labels" for n in BUDGET_LABELS)],
+                               [[m, *(f"{v['mean']:.3f} ({v['min']:.3f})" for v in by.values())]
+                                for m, by in res["budget"].items()], markdown=True))
     if results.get("speed"):
         print("\n### fit time on synthetic L (2 classes), seconds; accuracy; max |estimated − true rule accuracy|")
         rows = []

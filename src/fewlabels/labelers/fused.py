@@ -39,7 +39,7 @@ class FusedLabeler(TransductiveLabeler):
         label model   SMS, 0 lab  YT, 0 lab   SMS, 100 lab  YT, 100 lab
         ============  ==========  ==========  ============  ===========
         majority      0.939       0.898       0.974         0.913
-        metal         0.976       0.907       0.973         0.922
+        metal         0.976       0.907       0.977         0.926
         ============  ==========  ==========  ============  ===========
 
         (``weighted_majority`` estimates accuracies from agreement with the one-coin model,
