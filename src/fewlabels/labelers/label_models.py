@@ -531,7 +531,7 @@ class DawidSkeneLabeler(_GenerativeLabeler):
         n_labeled = rows.w[rows.y >= 0].sum()
         self.cond_, self.prior_ = self._m_step(*self._pass(rows, "majority")[:2])
         self.start_from_labels_ = _labeled_votes(rows) >= MIN_LABELED_VOTES_TO_START
-        if n_labeled:
+        if self.start_from_labels_.any() or n_labeled >= MIN_LABELS_TO_START:
             cond, prior = self._m_step(*self._pass(rows, "labels")[:2])
             self.cond_[self.start_from_labels_] = cond[self.start_from_labels_]
             if n_labeled >= MIN_LABELS_TO_START:
@@ -654,7 +654,8 @@ class MetalLabeler(_GenerativeLabeler):
         mk = m * k
         O = np.zeros((mk, mk))
         E = np.tile(np.eye(k, dtype=np.float32), (m, 1))
-        # the start: counted on the majority vote's labels, and on the given labels alone
+        # the start: counted on the majority vote's labels (given labels kept), and on the
+        # given labels alone (only labeled rows contribute to that one)
         C0, N0 = np.zeros((2, mk, k)), np.zeros((2, k))
         lab = rows.y >= 0
         merged = rows.inverse is not None
@@ -663,12 +664,15 @@ class MetalLabeler(_GenerativeLabeler):
             O += ssyrk(1.0, Bw.T)  # upper triangle of Bwᵀ Bw; Bw.T is Fortran-ordered: no copy
             counts = (B @ E).astype(np.float64)
             total = counts.sum(axis=1, keepdims=True)
+            T = np.where(total > 0, counts / np.maximum(total, 1), 1.0 / k)
             lb = lab[sl]
-            for s, T in enumerate((np.where(total > 0, counts / np.maximum(total, 1), 1.0 / k),
-                                   np.zeros((B.shape[0], k)))):
-                T[lb] = np.eye(k)[rows.y[sl][lb]]
-                C0[s] += (B.T @ (T * rows.w[sl, None]).astype(np.float32)).astype(np.float64)
-                N0[s] += (T * rows.w[sl, None]).sum(axis=0)
+            T[lb] = np.eye(k)[rows.y[sl][lb]]
+            C0[0] += (B.T @ (T * rows.w[sl, None]).astype(np.float32)).astype(np.float64)
+            N0[0] += (T * rows.w[sl, None]).sum(axis=0)
+            if lb.any():
+                WT = T[lb] * rows.w[sl][lb, None]
+                C0[1] += (B[lb].T @ WT.astype(np.float32)).astype(np.float64)
+                N0[1] += WT.sum(axis=0)
         O = (np.triu(O) + np.triu(O, 1).T) / rows.w.sum()
         mu0 = C0 / np.maximum(N0[:, None, :], 1e-12)
         self.start_from_labels_ = _labeled_votes(rows) >= MIN_LABELED_VOTES_TO_START
