@@ -23,7 +23,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from .errors import EncoderError
+from ..errors import EncoderError
 
 ProgressFn = Callable[[int], None]
 
