@@ -43,7 +43,7 @@ from fewlabels.labelers.registry import REGISTRY
 
 N_ROWS, DIM = 30, 8
 CLASSES = ("a", "b", "c")
-OUTPUT_COLUMNS = ["fewlabels_label", "fewlabels_confidence", "fewlabels_source"]
+OUTPUT_COLUMNS = ["fewlabels_label", "fewlabels_confidence", "fewlabels_source", "fewlabels_suspect"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 runner = CliRunner()

@@ -59,7 +59,8 @@ def test_label_predict_and_cache_end_to_end(sms, cache_path, tmp_path):
     assert path.read_bytes() == before  # input untouched
 
     t = read_table(out)
-    assert t.column_names == ["text", "label", "id", "fewlabels_label", "fewlabels_confidence", "fewlabels_source"]
+    assert t.column_names == ["text", "label", "id", "fewlabels_label", "fewlabels_confidence", "fewlabels_source",
+                              "fewlabels_suspect"]
     assert t.column("id").to_pylist()[:3] == ["00000", "00001", "00002"]  # kept as text
     labels = np.asarray(t.column("fewlabels_label").to_pylist(), dtype=object)
     conf = np.asarray(t.column("fewlabels_confidence").to_pylist(), dtype=float)  # CSV reads back as text

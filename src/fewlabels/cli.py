@@ -121,24 +121,38 @@ def label(
     cache: Optional[Path] = typer.Option(None, help="Embedding cache database (default: $FEWLABELS_CACHE or ~/.cache/fewlabels)."),
     folds: int = typer.Option(5, min=2, help="Cross-validation folds over the given labels."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same output."),
+    labels_db: Optional[Path] = typer.Option(None, help="Label store (SQLite, from `fewlabels review` or "
+                                             "`fewlabels labels import`); its labels join the given ones and win "
+                                             "a conflict, which is reported."),
+    id_column: Optional[str] = typer.Option(None, help="Column of unique row ids, the rows' keys in the label "
+                                            "store [default: a hash of the text]."),
+    html: Optional[Path] = typer.Option(None, help="Write a self-contained HTML report (plots inline) here."),
 ):
-    """Label every row of a table from a few given labels, with calibrated confidences."""
+    """Label every row of a table from a few given labels, with calibrated confidences.
+
+    Adds a fewlabels_suspect column: True where a given label is probably wrong (confident
+    learning on the out-of-fold probabilities)."""
     with user_errors():
         from .embed import EmbeddingCache
-        from .pipeline import label_table
+        from .loop.tables import label_with_store
 
         spec = _classes(classes, classes_file)
         with progress_bars() as progress:
-            result = label_table(input, out_path, text_column=text_column, label_column=label_column, classes=spec,
-                                 vectors=vectors, vectors_column=vectors_column, encoder_path=encoder,
-                                 cache=EmbeddingCache(cache) if cache else None, method=method, rules=rules,
-                                 strict_rules=strict, report_path=report,
-                                 save_model=save_model, n_splits=folds, random_state=seed, progress=progress)
+            result = label_with_store(input, out_path, labels_db=labels_db, id_column=id_column, html_path=html,
+                                      text_column=text_column, label_column=label_column, classes=spec,
+                                      vectors=vectors, vectors_column=vectors_column, encoder_path=encoder,
+                                      cache=EmbeddingCache(cache) if cache else None, method=method, rules=rules,
+                                      strict_rules=strict, report_path=report,
+                                      save_model=save_model, n_splits=folds, random_state=seed, progress=progress)
         if "rules" in result.report:
             _print_rules(result.report["rules"])
         _print_summary(result.report)
-        out.print(f"wrote {out_path}" + (f", {report}" if report else "") + (f", model in {save_model}" if save_model else ""),
-                  soft_wrap=True, markup=False)
+        issues = result.report.get("label_issues")
+        if issues:
+            out.print(f"suspected label errors: {issues['n_suspect']} of {issues['n_checked']} given labels "
+                      "(column fewlabels_suspect)", markup=False, soft_wrap=True)
+        out.print(f"wrote {out_path}" + (f", {report}" if report else "") + (f", {html}" if html else "")
+                  + (f", model in {save_model}" if save_model else ""), soft_wrap=True, markup=False)
 
 
 def _print_rules(rep: dict) -> None:
@@ -221,6 +235,11 @@ def rules_command(
         if report:
             write_json(rep, report)
             out.print(f"wrote {report}", markup=False)
+
+
+from .loop.cli import register as _register_loop  # noqa: E402  (suggest, review, labels)
+
+_register_loop(app, user_errors=user_errors, progress_bars=progress_bars, classes=_classes, out=out, err=err)
 
 
 @app.command()

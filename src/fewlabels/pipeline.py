@@ -66,6 +66,8 @@ class LabelResult:
     report: dict
     end_model: EndModel | None = None
     warnings: list[str] = field(default_factory=list)
+    #: the cross-validated selection (out-of-fold probabilities per candidate), None without it
+    selection: object = None
 
 
 def _timer():
@@ -224,7 +226,7 @@ def label_arrays(
 
     report = build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings,
                           random_state, len(X), conf_est)
-    return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn)
+    return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn, selection)
 
 
 def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings, random_state, n,
@@ -340,17 +342,20 @@ def _pool_vectors(table, path, *, texts, vectors, vectors_column, encoder, cache
     return embed_texts(texts, encoder, cache, progress=cb)
 
 
-def _given_labels(table, input_path, label_column: str | None, classes: ClassSpec | None):
+def _given_labels(table, input_path, label_column: str | None, classes: ClassSpec | None, given=None):
     """(label column used, y codes with -1 for unlabeled, classes) from a table.
 
-    Classes come from ``classes`` or, when not given, from the labels seen."""
+    Classes come from ``classes`` or, when not given, from the labels seen. ``given`` (one
+    label or None per row) replaces the label column's values when not None."""
     from .io import label_column as read_labels
 
     if label_column is None and "label" in table.column_names:
         label_column = "label"
     raw = read_labels(table, label_column, input_path) if label_column else [None] * table.num_rows
+    if given is not None:
+        raw = list(given)
     if classes is None:
-        if label_column is None:
+        if label_column is None and given is None:
             raise InputError(f"{input_path}: no label column (no column 'label'; the table has "
                              f"{', '.join(map(repr, table.column_names))}) and no classes named. Pass "
                              "--label-column NAME, or name the classes with --classes / --classes-file")
@@ -464,12 +469,19 @@ def label_table(
     n_splits: int = 5,
     random_state: int | None = 0,
     progress: Progress | None = None,
+    given=None,
+    extra_columns=None,
 ) -> LabelResult:
     """Read a table, label every row, write the table with three new columns.
 
     The output keeps every input column untouched and in order, and adds
     ``fewlabels_label``, ``fewlabels_confidence`` and ``fewlabels_source``. Outputs are
     written atomically; the input is never overwritten.
+
+    ``given`` (one label or None per row) replaces the label column's values (e.g. labels
+    merged from a label store). ``extra_columns(result, y)`` may return more output columns
+    ({name: pyarrow array}), added after the three, and may add to ``result.report`` before
+    it is written.
     """
     import pyarrow as pa
 
@@ -483,7 +495,7 @@ def label_table(
     clash = [c for c in OUTPUT_COLUMNS if c in table.column_names]
     if clash:
         raise InputError(f"{input_path}: already has column(s) {', '.join(clash)}; rename or drop them first")
-    label_column, y, classes = _given_labels(table, input_path, label_column, classes)
+    label_column, y, classes = _given_labels(table, input_path, label_column, classes, given)
     texts = None
     if text_column is not None or (vectors is None and vectors_column is None) or "text" in table.column_names:
         texts = read_texts(table, text_column or "text", input_path)
@@ -527,6 +539,10 @@ def label_table(
     out = out.append_column(OUTPUT_COLUMNS[0], pa.array(names[result.labels].tolist(), pa.string()))
     out = out.append_column(OUTPUT_COLUMNS[1], pa.array(np.round(result.confidence, 6), pa.float64()))
     out = out.append_column(OUTPUT_COLUMNS[2], pa.array(result.source.tolist(), pa.string()))
+    for name, values in (extra_columns(result, y) if extra_columns else {}).items():
+        if name in table.column_names:
+            raise InputError(f"{input_path}: already has column {name}; rename or drop it first")
+        out = out.append_column(name, values)
     if save_model is not None and result.end_model is not None:
         result.end_model.save(save_model, {
             "encoder": None if encoder is None else str(encoder.path),

@@ -1,0 +1,1 @@
+"""Human-readable reports (HTML) of a labeling run."""
