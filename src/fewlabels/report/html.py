@@ -26,7 +26,7 @@ def esc(v) -> str:
 
 
 def _svg(width, height, body, label) -> str:
-    return (f'<svg class="plot" role="img" aria-label="{esc(label)}" width="{width}" height="{height}" '
+    return (f'<svg class="plot" role="img" aria-label="{esc(label)}" width="100%" style="max-width:{width}px" '
             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui,sans-serif" '
             f'font-size="11">{body}</svg>')
 
@@ -46,7 +46,7 @@ def _axes(x0, y0, x1, y1, yticks, xticks=()):
 def reliability_svg(P_before, P_after, y, n_bins: int = 10) -> str:
     """Reliability diagram: accuracy against mean confidence per confidence bin, before and
     after calibration, with the diagonal. P_* (m, k), y (m,)."""
-    x0, y0, x1, y1 = 50, 15, W - 130, H - 40
+    x0, y0, x1, y1 = 50, 15, W - 20, H - 40
     sx = lambda v: x0 + v * (x1 - x0)  # noqa: E731
     sy = lambda v: y1 - v * (y1 - y0)  # noqa: E731
     body = [_axes(x0, y0, x1, y1, [(sy(v), f"{v:.1f}") for v in np.linspace(0, 1, 6)],
@@ -66,8 +66,8 @@ def reliability_svg(P_before, P_after, y, n_bins: int = 10) -> str:
             r = 2.5 + 4 * np.sqrt(c / max(1, len(y)))
             body.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{r:.1f}" fill="{colour}"><title>{name}: {c} '
                         f'labels</title></circle>')
-        body.append(f'<rect x="{x1 + 14}" y="{y0 + 4 + dy}" width="12" height="12" fill="{colour}"/>'
-                    f'<text x="{x1 + 32}" y="{y0 + 14 + dy}">{name} calibration</text>')
+        body.append(f'<rect x="{x0 + 12}" y="{y0 + 4 + dy}" width="12" height="12" fill="{colour}"/>'
+                    f'<text x="{x0 + 30}" y="{y0 + 14 + dy}">{name} calibration</text>')
     body.append(f'<text x="{(x0 + x1) / 2}" y="{H - 6}" text-anchor="middle">confidence</text>'
                 f'<text x="12" y="{(y0 + y1) / 2}" transform="rotate(-90 12 {(y0 + y1) / 2})" '
                 f'text-anchor="middle">accuracy</text>')

@@ -1,0 +1,287 @@
+"""Benchmark of the labeling loop (issue 12).
+
+Part 1, budget curves: for each dataset and seed, labels are bought in rounds up to 10, 25,
+50, 100 and 200 rows, chosen either uniformly at random (nested: the first b rows of one
+random order) or by ``fewlabels.loop.suggest`` (cold start at 10, then each round suggests
+the next rows given the labels so far, with the same cheap probabilities ``fewlabels
+suggest`` uses). The rows' true classes simulate the annotator. At each budget a fixed
+method (``--method``, default ``ensemble``, no cross-validation) labels the train pool, an
+end model is trained on those labels as the pipeline does, and its accuracy on the test
+split is recorded, with the share of classes that have at least one label.
+
+Part 2, label errors: 200 random train rows keep their label and 5% or 10% of them are
+flipped to another class at random. ``label_arrays`` (automatic choice) runs on them; on the
+chosen method's out-of-fold probabilities, ``fewlabels_suspect`` (confident learning,
+``both``) is compared with cleanlab's ``find_label_issues`` (its default filter), and with
+cleanlab on its own (its out-of-fold probabilities from a 5-fold logistic regression on the
+200 labeled rows, as its docs show). Precision, recall and F1 against the flipped rows.
+
+Only datasets whose train and test embeddings are already in the cache are used (the
+machine is shared; nothing is re-encoded here) unless ``--encode``.
+
+    python bench/loop.py --part budget --seeds 3 --out bench/results/loop_budget.json
+    python bench/loop.py --part errors --seeds 3 --out bench/results/loop_errors.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import ROOT, accuracy, datasets, load, print_run_info, read_split, run_info
+from fewlabels.embed import EmbeddingCache, text_hash
+from fewlabels.endmodel import EndModel
+from fewlabels.io import write_json
+from fewlabels.labelers.registry import make_labeler
+from fewlabels.loop.label_issues import find_label_issues
+from fewlabels.loop.suggest import current_proba, suggest, typicality
+from fewlabels.graph import knn_graph, normalize_rows
+
+BUDGETS = (10, 25, 50, 100, 200)
+
+
+def cached(name: str) -> bool:
+    """Whether every train and test text of ``name`` is in the embedding cache."""
+    from common import DATA, encoder
+
+    cache = EmbeddingCache()
+    enc_id = encoder().id
+    for split in ("train", "test"):
+        texts, _ = read_split(DATA / name / f"{split}.csv")
+        hashes = list({text_hash(t) for t in texts})
+        got = 0
+        for i in range(0, len(hashes), 5000):
+            got += len(cache.get(enc_id, hashes[i:i + 5000]))
+        if got < len(hashes):
+            return False
+    return True
+
+
+def evaluate(ds, y, method: str, seed: int, graph) -> dict:
+    """Test accuracy of the end model trained on ``method``'s labels of the pool."""
+    k = len(ds.classes)
+    ctx = {"n_classes": k, "class_embeddings": ds.class_embeddings, "random_state": seed, "graph": graph}
+    model = make_labeler(method, **ctx).fit(ds.X_train, y)
+    P = model.predict_proba(ds.X_train)
+    labels = P.argmax(axis=1)
+    lab = y >= 0
+    labels[lab] = y[lab]
+    conf = P.max(axis=1)
+    conf[lab] = 1.0
+    end = EndModel(random_state=seed).fit(ds.X_train, labels, sample_weight=conf, classes=list(ds.classes))
+    test = accuracy(end.predict_proba(ds.X_test).argmax(axis=1), ds.y_test)
+    return {"test": test, "pool": accuracy(labels[~lab], ds.y_train[~lab]),
+            "classes_labeled": float(len(np.unique(y[lab])) / k)}
+
+
+def budget_curves(ds, seed: int, method: str, budgets=BUDGETS) -> list[dict]:
+    n, k = len(ds.y_train), len(ds.classes)
+    graph = knn_graph(ds.X_train, 10)
+    typ = typicality(normalize_rows(ds.X_train))
+    order = np.random.default_rng(seed).permutation(n)
+    out = []
+    y_s = np.full(n, -1)
+    for b in budgets:
+        # random: the first b rows of one random order (nested budgets)
+        y_r = np.full(n, -1)
+        y_r[order[:b]] = ds.y_train[order[:b]]
+        t = time.perf_counter()
+        need = b - int((y_s >= 0).sum())
+        P = current_proba(ds.X_train, y_s, k, ds.class_embeddings, seed) if (y_s >= 0).any() else None
+        s = suggest(ds.X_train, y_s, P, n=need, classes=ds.classes, class_embeddings=ds.class_embeddings,
+                    random_state=seed, typical=typ)
+        y_s[s.index] = ds.y_train[s.index]  # the annotator answers with the true class
+        t_sug = time.perf_counter() - t
+        kinds = {kd: s.kind.count(kd) for kd in set(s.kind)}
+        for strategy, y in (("random", y_r), ("suggest", y_s)):
+            rec = {"dataset": ds.name, "seed": seed, "budget": b, "strategy": strategy,
+                   **evaluate(ds, y, method, seed, graph)}
+            if strategy == "suggest":
+                rec.update({"suggest_seconds": round(t_sug, 2), "kinds": kinds})
+            out.append(rec)
+            print(f"  {ds.name} seed {seed} {b:>3} {strategy:<8} test {rec['test']:.3f} pool {rec['pool']:.3f} "
+                  f"classes {rec['classes_labeled']:.2f}", flush=True)
+    return out
+
+
+def prf(flag: np.ndarray, truth: np.ndarray) -> dict:
+    tp = int((flag & truth).sum())
+    p = tp / flag.sum() if flag.sum() else 0.0
+    r = tp / truth.sum() if truth.sum() else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "flagged": int(flag.sum())}
+
+
+def label_errors(ds, seed: int, rate: float, n_labels: int = 200) -> dict:
+    from cleanlab.filter import find_label_issues as cl_find
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from fewlabels.pipeline import label_arrays
+
+    rng = np.random.default_rng(1000 + seed)
+    n, k = len(ds.y_train), len(ds.classes)
+    idx = rng.choice(n, n_labels, replace=False)
+    y = np.full(n, -1)
+    y[idx] = ds.y_train[idx]
+    flip = rng.choice(idx, int(round(rate * n_labels)), replace=False)
+    y[flip] = (ds.y_train[flip] + rng.integers(1, k, len(flip))) % k
+    t = time.perf_counter()
+    r = label_arrays(ds.X_train, y, ds.classes, class_embeddings=ds.class_embeddings, random_state=seed,
+                     fit_end_model=False)
+    sel = r.selection
+    P = sel.scores[r.method].oof_proba
+    P = P / P.sum(axis=1, keepdims=True)
+    truth = np.isin(sel.labeled_index, flip)
+    rec = {"dataset": ds.name, "seed": seed, "rate": rate, "method": r.method, "n_flipped": int(len(flip)),
+           "seconds_pipeline": round(time.perf_counter() - t, 1)}
+    for m in ("both", "confident_joint", "prune_by_noise_rate"):
+        rec[f"fewlabels_{m}"] = prf(find_label_issues(P, sel.y_labeled, method=m).suspect, truth)
+    yl = sel.y_labeled
+    present = np.unique(yl)
+    # cleanlab needs every class it is told about to appear; give it the labeled classes only
+    remap = np.full(k, -1)
+    remap[present] = np.arange(len(present))
+    Pc = P[:, present]
+    Pc = Pc / Pc.sum(axis=1, keepdims=True)
+    rec["cleanlab_same_oof"] = prf(np.asarray(cl_find(remap[yl], Pc), dtype=bool), truth)
+    # cleanlab on its own: 5-fold logistic regression on the labeled rows only
+    Xl = ds.X_train[sel.labeled_index]
+    counts = np.bincount(remap[yl])
+    folds = int(max(2, min(5, counts.min()))) if counts.min() >= 2 else 2
+    try:
+        cv = StratifiedKFold(folds, shuffle=True, random_state=seed) if counts.min() >= folds else folds
+        Po = cross_val_predict(LogisticRegression(max_iter=1000), Xl, remap[yl], cv=cv, method="predict_proba")
+        rec["cleanlab_own"] = prf(np.asarray(cl_find(remap[yl], Po), dtype=bool), truth)
+    except ValueError as exc:  # a class too small for the folds
+        rec["cleanlab_own"] = {"error": str(exc).splitlines()[0]}
+    print(f"  {ds.name} seed {seed} rate {rate:.2f} ({r.method}): "
+          + " ".join(f"{key} F1 {rec[key]['f1']:.2f}" for key in ("fewlabels_both", "cleanlab_same_oof",
+                                                                     "cleanlab_own") if "f1" in rec[key]), flush=True)
+    return rec
+
+
+def summarize_budget(records: list[dict]) -> str:
+    lines = ["| dataset | strategy | " + " | ".join(str(b) for b in BUDGETS) + " |",
+             "|---|---|" + "---|" * len(BUDGETS)]
+    names = sorted({r["dataset"] for r in records})
+    for name in names + ["mean"]:
+        for strategy in ("random", "suggest"):
+            cells = []
+            for b in BUDGETS:
+                v = [r["test"] for r in records if r["budget"] == b and r["strategy"] == strategy
+                     and (name == "mean" or r["dataset"] == name)]
+                if name == "mean":  # mean over datasets of the per-dataset means
+                    v = [np.mean([r["test"] for r in records if r["budget"] == b and r["strategy"] == strategy
+                                  and r["dataset"] == d]) for d in names]
+                cells.append(f"{np.mean(v):.3f}" if v else "-")
+            lines.append(f"| {name} | {strategy} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Share of classes with at least one label:")
+    lines.append("")
+    lines.append("| dataset | strategy | " + " | ".join(str(b) for b in BUDGETS) + " |")
+    lines.append("|---|---|" + "---|" * len(BUDGETS))
+    for name in names:
+        for strategy in ("random", "suggest"):
+            cells = [f"{np.mean([r['classes_labeled'] for r in records if r['budget'] == b and r['dataset'] == name and r['strategy'] == strategy]):.2f}"
+                     for b in BUDGETS]
+            lines.append(f"| {name} | {strategy} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summarize_errors(records: list[dict]) -> str:
+    keys = ("fewlabels_both", "fewlabels_prune_by_noise_rate", "fewlabels_confident_joint", "cleanlab_same_oof",
+            "cleanlab_own")
+    lines = ["| dataset | noise | " + " | ".join(f"{k} P / R / F1" for k in keys) + " |",
+             "|---|---|" + "---|" * len(keys)]
+    names = sorted({r["dataset"] for r in records})
+    for rate in sorted({r["rate"] for r in records}):
+        for name in names + ["mean"]:
+            rs = [r for r in records if r["rate"] == rate and (name == "mean" or r["dataset"] == name)]
+            cells = []
+            for k in keys:
+                ok = [r[k] for r in rs if "f1" in r[k]]
+                cells.append(" / ".join(f"{np.mean([o[m] for o in ok]):.2f}" for m in ("precision", "recall", "f1"))
+                             if ok else "-")
+            lines.append(f"| {name} | {rate:.0%} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(records: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({r["dataset"] for r in records})
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for strategy, colour in (("random", "#ea580c"), ("suggest", "#2563eb")):
+            m = [np.mean([r["test"] for r in records if r["dataset"] == name and r["strategy"] == strategy
+                          and r["budget"] == b]) for b in BUDGETS]
+            s = [np.std([r["test"] for r in records if r["dataset"] == name and r["strategy"] == strategy
+                         and r["budget"] == b]) for b in BUDGETS]
+            ax.errorbar(BUDGETS, m, yerr=s, marker="o", label=strategy, color=colour, capsize=3)
+        ax.set_xscale("log")
+        ax.set_xticks(BUDGETS, [str(b) for b in BUDGETS])
+        ax.set_title(name)
+        ax.set_xlabel("labels")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (end model)")
+    axes[0][0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("budget", "errors"), required=True)
+    ap.add_argument("--datasets", nargs="*", default=None)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--method", default="ensemble", help="method that labels the pool at each budget")
+    ap.add_argument("--encode", action="store_true", help="encode datasets that are not cached")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--plot", type=Path, default=None)
+    args = ap.parse_args(argv)
+    info = run_info()
+    print_run_info(info)
+    names = args.datasets or datasets()
+    records = []
+    if args.out.exists():  # resume
+        records = json.loads(args.out.read_text())["records"]
+    done = {(r["dataset"], r["seed"], r.get("rate")) for r in records}
+    for name in names:
+        if not args.encode and not cached(name):
+            print(f"skip {name}: not fully in the embedding cache (run bench/embed_datasets.py)", flush=True)
+            continue
+        ds = load(name)
+        for seed in range(args.seeds):
+            if args.part == "budget":
+                if (name, seed, None) in done:
+                    continue
+                records += budget_curves(ds, seed, args.method)
+            else:
+                for rate in (0.05, 0.10):
+                    if (name, seed, rate) in done:
+                        continue
+                    records.append(label_errors(ds, seed, rate))
+            write_json({"info": info, "part": args.part, "method": args.method, "records": records}, args.out)
+    if not records:
+        print("no records")
+        return 1
+    if args.part == "budget":
+        print(summarize_budget(records))
+        if args.plot:
+            plot(records, args.plot)
+            print(f"wrote {args.plot}")
+    else:
+        print(summarize_errors(records))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
