@@ -75,6 +75,8 @@ def _classes(classes: Optional[str], classes_file: Optional[Path]):
 def _fmt_est(est) -> str:
     if not est:
         return "n/a (too few labels)"
+    if "share_error" in est:  # label proportions: estimated on held-out bags
+        return f"{est['value']:.3f} (held-out bags; share error {est['share_error']:.3f})"
     cv = f"; CV {est['cross_validated']['value']:.3f}" if "cross_validated" in est else ""  # fits 80 columns
     return f"{est['value']:.3f} (95% {est['low']:.3f}-{est['high']:.3f}, {est['n_labels']} labels{cv})"
 
@@ -127,6 +129,15 @@ def label(
     id_column: Optional[str] = typer.Option(None, help="Column of unique row ids, the rows' keys in the label "
                                             "store [default: a hash of the text]."),
     html: Optional[Path] = typer.Option(None, help="Write a self-contained HTML report (plots inline) here."),
+    unknown: bool = typer.Option(False, "--unknown", help="Rows far from every class get the label 'unknown' (given "
+                                 "labels 'unknown' help set the threshold)."),
+    bag_column: Optional[str] = typer.Option(None, help="Column naming each row's bag (group of rows), for "
+                                             "--proportions or --bag-label-column."),
+    proportions: Optional[Path] = typer.Option(None, help="CSV of class shares per bag: columns bag,class,share."),
+    bag_label_column: Optional[str] = typer.Option(None, help="Column holding each row's bag label: the classes "
+                                                   "at least one row of the bag has, e.g. 'a' or 'a|b'."),
+    negative_class: Optional[str] = typer.Option(None, help="With --bag-label-column: the background class any "
+                                                 "bag may hold (e.g. 'ham')."),
 ):
     """Label every row of a table from a few given labels, with calibrated confidences.
 
@@ -143,10 +154,16 @@ def label(
                                       vectors=vectors, vectors_column=vectors_column, encoder_path=encoder,
                                       cache=EmbeddingCache(cache) if cache else None, method=method, rules=rules,
                                       strict_rules=strict, report_path=report,
-                                      save_model=save_model, n_splits=folds, random_state=seed, progress=progress)
+                                      save_model=save_model, n_splits=folds, random_state=seed, progress=progress,
+                                      unknown=unknown, bag_column=bag_column, proportions=proportions,
+                                      bag_label_column=bag_label_column, negative_class=negative_class)
         if "rules" in result.report:
             _print_rules(result.report["rules"])
         _print_summary(result.report)
+        if "unknown" in result.report:
+            u = result.report["unknown"]
+            out.print(f"unknown: {u['flagged']} rows flagged; estimated share of unknown rows {u['estimated_share']:.1%}",
+                      markup=False)
         issues = result.report.get("label_issues")
         if issues:
             out.print(f"suspected label errors: {issues['n_suspect']} of {issues['n_checked']} given labels "
@@ -292,10 +309,10 @@ def demo(
 @app.command()
 def methods():
     """List the labeling methods."""
-    from .labelers.registry import REGISTRY, VOTE_REGISTRY
+    from .labelers.registry import GROUP_REGISTRY, REGISTRY, VOTE_REGISTRY
 
     t = Table("name", "needs", "what it does")
-    for name, cls in {**REGISTRY, **VOTE_REGISTRY}.items():
+    for name, cls in {**REGISTRY, **VOTE_REGISTRY, **GROUP_REGISTRY}.items():
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         t.add_row(name, ", ".join(cls.needs) or "-", doc)
     out.print(t)

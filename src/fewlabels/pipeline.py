@@ -466,6 +466,11 @@ def label_table(
     strict_rules: bool = False,
     report_path=None,
     save_model=None,
+    unknown: bool = False,
+    bag_column: str | None = None,
+    proportions=None,
+    bag_label_column: str | None = None,
+    negative_class: str | None = None,
     n_splits: int = 5,
     random_state: int | None = 0,
     progress: Progress | None = None,
@@ -495,7 +500,12 @@ def label_table(
     clash = [c for c in OUTPUT_COLUMNS if c in table.column_names]
     if clash:
         raise InputError(f"{input_path}: already has column(s) {', '.join(clash)}; rename or drop them first")
-    label_column, y, classes = _given_labels(table, input_path, label_column, classes, given)
+    labels_from, unknown_rows = table, None
+    if unknown:  # rows labeled 'unknown' are given examples of no named class
+        from .groups import strip_unknown_labels
+
+        labels_from, unknown_rows = strip_unknown_labels(table, label_column, input_path, classes)
+    label_column, y, classes = _given_labels(labels_from, input_path, label_column, classes, given)
     texts = None
     if text_column is not None or (vectors is None and vectors_column is None) or "text" in table.column_names:
         texts = read_texts(table, text_column or "text", input_path)
@@ -521,8 +531,21 @@ def label_table(
         votes, rules_report = rule_votes(texts, rules, classes.names, y, strict=strict_rules, progress=progress)
         timings["rules"] = t()
 
-    result = label_arrays(X, y, classes.names, class_embeddings=C, votes=votes, method=method, n_splits=n_splits,
-                          random_state=random_state, progress=progress, timings=timings)
+    if bag_column is not None or proportions is not None or bag_label_column is not None:
+        from .groups import label_groups_table  # supervision on bags of rows: their shares or labels
+
+        if unknown:
+            raise ConfigError("--unknown goes with given row labels, not with --bag-column; drop one")
+        result = label_groups_table(table, input_path, X, y, classes.names, bag_column=bag_column,
+                                    proportions=proportions, bag_label_column=bag_label_column,
+                                    negative_class=negative_class, random_state=random_state)
+    else:
+        result = label_arrays(X, y, classes.names, class_embeddings=C, votes=votes, method=method,
+                              n_splits=n_splits, random_state=random_state, progress=progress, timings=timings)
+    if unknown:
+        from .groups import mark_unknown
+
+        mark_unknown(result, X, y, unknown=unknown_rows)
     if rules_report is not None:
         result.report["rules"] = rules_report
         from .signals.synthesis import is_synthesized
@@ -534,7 +557,7 @@ def label_table(
             result.warnings.append(note)  # the report's "warnings" is this same list
 
     t = _timer()
-    names = np.asarray(classes.names, dtype=object)
+    names = np.asarray(classes.names + (["unknown"] if unknown else []), dtype=object)
     out = table
     out = out.append_column(OUTPUT_COLUMNS[0], pa.array(names[result.labels].tolist(), pa.string()))
     out = out.append_column(OUTPUT_COLUMNS[1], pa.array(np.round(result.confidence, 6), pa.float64()))

@@ -13,6 +13,8 @@ from .ensemble import MeanEnsembleLabeler
 from .fused import FusedLabeler
 from .label_models import LABEL_MODELS
 from .logistic import LogisticLabeler
+from .mil import BagLabeler
+from .proportions import ProportionLabeler
 from .prototype import PrototypeLabeler
 from .self_training import SelfTrainingLabeler
 from .stacking import StackedEnsembleLabeler
@@ -37,6 +39,10 @@ REGISTRY: dict[str, type[BaseLabeler]] = {
 #: methods that use the rules' label matrix L (``votes``): label models, whose X is L, and
 #: the fusion of rules with embeddings
 VOTE_REGISTRY: dict[str, type[BaseLabeler]] = {**LABEL_MODELS, FusedLabeler.name: FusedLabeler}
+
+#: methods that learn from supervision on bags of rows instead of row labels: the bags' class
+#: shares (label proportions) or their label sets (multiple-instance); run by :mod:`fewlabels.groups`
+GROUP_REGISTRY: dict[str, type[BaseLabeler]] = {ProportionLabeler.name: ProportionLabeler, BagLabeler.name: BagLabeler}
 
 #: context keys the pipeline may hand to a method's constructor
 CONTEXT_KEYS = ("class_embeddings", "graph", "n_classes", "random_state", "weights", "votes")
