@@ -10,8 +10,8 @@ k-means clusters (K = labeled rows + B, as in TypiClust).
   diverse.
 * **With labels**, in this order: (1) for each class with no label, the row most likely to
   be of that class (the class-name embedding when there is one, else the current
-  probabilities); (2) the most typical row of each large cluster that holds no labeled row;
-  (3) the rest by uncertainty × density: margin uncertainty 1 − (p₁ − p₂) of the current
+  probabilities); (2) the most typical row of each large cluster that holds no labeled row,
+  for at most half of what is left of the batch; (3) the rest by uncertainty × density: margin uncertainty 1 − (p₁ − p₂) of the current
   probabilities times typicality, at most one row per cluster while clusters remain.
 
 No batch holds two near-duplicates (cosine ≥ ``dup_threshold``), nor a near-duplicate of a
@@ -126,7 +126,7 @@ def _names(classes, k):
 
 def suggest(X, y=None, proba=None, *, n: int = 50, classes: Sequence[str] | None = None,
             class_embeddings=None, n_clusters: int | None = None, dup_threshold: float = 0.95,
-            random_state: int | None = 0, typical=None) -> Suggestion:
+            cluster_share: float = 0.5, random_state: int | None = 0, typical=None) -> Suggestion:
     """The ``n`` rows most worth labeling next, each with its reason.
 
     Parameters
@@ -144,6 +144,10 @@ def suggest(X, y=None, proba=None, *, n: int = 50, classes: Sequence[str] | None
         Embeddings of the class names; find rows for classes with no label.
     n_clusters : K (default: labeled rows + n, capped at the pool size)
     dup_threshold : cosine at or above which two rows count as near-duplicates
+    cluster_share : with labels and ``proba``, the largest share of the batch left after step
+        (1) that step (2) may take; the rest is chosen by uncertainty × density. TypiClust is
+        strongest at the smallest budgets and margin-based picks after (TCM, Doucet et al.
+        2023), so once labels exist the two share the batch.
     random_state : seed of k-means
     typical : array of shape (n_rows,), optional
         Precomputed :func:`typicality` (it depends on X only; pass it across rounds).
@@ -159,6 +163,7 @@ def suggest(X, y=None, proba=None, *, n: int = 50, classes: Sequence[str] | None
         raise ConfigError(f"n={n!r} must be a whole number of rows to suggest")
     check_in_range("n", n, 1)
     check_in_range("dup_threshold", dup_threshold, 0.0, 1.0, low_open=True)
+    check_in_range("cluster_share", cluster_share, 0.0, 1.0)
     k = None
     if proba is not None:
         proba = np.asarray(proba, dtype=np.float64)
@@ -228,9 +233,11 @@ def suggest(X, y=None, proba=None, *, n: int = 50, classes: Sequence[str] | None
                     if batch.full:
                         break
 
-    # (2) clusters with no labeled row: their most typical row, largest clusters first
+    # (2) clusters with no labeled row: their most typical row, largest clusters first; at most
+    # ``cluster_share`` of the batch, so that uncertainty gets the rest once labels exist (TCM)
+    stop = len(batch.rows) + int(np.ceil(cluster_share * (n - len(batch.rows)))) if proba is not None else n
     for i in heads:
-        if batch.full or sizes[cluster[i]] < 2:
+        if batch.full or sizes[cluster[i]] < 2 or len(batch.rows) >= stop:
             break
         if not covered[cluster[i]]:
             batch.add(i, "cluster", f"most typical row of a cluster of {sizes[cluster[i]]} rows with no label",

@@ -149,7 +149,7 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
             table, input_path, text_column=text_column, label_column=label_column, id_column=id_column,
             labels_db=labels_db)
         store_info = {"path": str(labels_db) if labels_db else None, "n_used": n_used, "conflicts": conflicts[:100],
-                      "n_conflicts": len(conflicts)}
+                      "n_conflicts": len(conflicts), "n_review": sum(1 for s in sources if s == "review")}
     extras: dict = {}
 
     def add_suspects(result, y):
@@ -172,6 +172,10 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
         result.report["label_issues"] = entry
         if store_info is not None:
             result.report["label_store"] = store_info
+            if store_info["n_review"]:
+                result.warnings.append(f"{store_info['n_review']} given label(s) come from the review page, on rows "
+                                       "chosen by `fewlabels suggest` rather than at random; the accuracy estimate "
+                                       "may be optimistic")
             if store_info["n_conflicts"]:
                 c = store_info["conflicts"][0]
                 result.warnings.append(f"{store_info['n_conflicts']} row(s) have a given label that differs from the "
