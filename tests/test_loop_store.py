@@ -164,3 +164,28 @@ def test_duplicate_ids_are_a_clean_error(table, tmp_path):
     r = runner.invoke(app, ["suggest", str(bad), "--vectors", str(vec), "--id-column", "id", "--labels-db",
                             str(tmp_path / "db.sqlite"), "--out", str(tmp_path / "o.csv")])
     assert r.exit_code == 2 and "same id 'r0'" in r.output
+
+
+def test_review_session_puts_suspected_label_errors_first(tmp_path):
+    from fewlabels.loop.review.server import prepare_session
+
+    b = make_blobs(n=150, k=3, per_class=8, noise=0.1, seed=5)
+    wrong = int(np.flatnonzero(b.y == 0)[0])
+    rows = []
+    for i in range(b.n):
+        lab = b.classes[b.y[i]] if b.y[i] >= 0 else ""
+        if i == wrong:
+            lab = b.classes[1]  # a given label that is plainly wrong
+        rows.append({"id": f"r{i}", "text": f"item {i}", "label": lab})
+    path = tmp_path / "t.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, ["id", "text", "label"])
+        w.writeheader()
+        w.writerows(rows)
+    np.save(tmp_path / "v.npy", b.X)
+    s = prepare_session(path, tmp_path / "db.sqlite", n=5, suspects=True, vectors=tmp_path / "v.npy",
+                        id_column="id")
+    first = s.items[0]
+    assert first["kind"] == "suspect" and first["key"] == f"r{wrong}"
+    assert first["given"] == b.classes[1] and first["guess"] == b.classes[0]
+    assert sum(it["kind"] == "suggested" for it in s.items) == 5
