@@ -307,6 +307,45 @@ def demo(
 
 
 @app.command()
+def discover(
+    input: Path = typer.Argument(..., help="Labeled table, e.g. the output of `fewlabels label --unknown`."),
+    out_path: Path = typer.Option(..., "--out", "-o", help="Classes file to write (edit it, then pass it to "
+                                  "`fewlabels label --classes-file`)."),
+    label_column: str = typer.Option("fewlabels_label", help="Column whose value marks the rows to explore."),
+    unknown_value: str = typer.Option("unknown", help="Value of --label-column on the rows to explore."),
+    text_column: str = typer.Option("text", help="Column holding the texts (keywords, typical rows)."),
+    vectors: Optional[Path] = typer.Option(None, help="Precomputed embeddings (.npy, one row per table row)."),
+    vectors_column: Optional[str] = typer.Option(None, help="Column holding precomputed embeddings as lists."),
+    encoder: Optional[Path] = typer.Option(None, help="Local sentence-transformers folder."),
+    cache: Optional[Path] = typer.Option(None, help="Embedding cache database."),
+    min_classes: int = typer.Option(2, min=2, help="Fewest new classes to consider."),
+    max_classes: Optional[int] = typer.Option(None, min=2, help="Most new classes to consider [default: rows/10, "
+                                              "at most 30]."),
+    report: Optional[Path] = typer.Option(None, help="Write the proposals as JSON here."),
+    seed: int = typer.Option(0, help="Random seed."),
+):
+    """Propose new classes among the rows no named class fits: cluster them, estimate how
+    many classes they hold (silhouette), and name each from its distinguishing keywords."""
+    with user_errors():
+        from .discover import discover_table
+        from .embed import EmbeddingCache
+
+        with progress_bars() as progress:
+            res = discover_table(input, out_path, label_column=label_column, unknown_value=unknown_value,
+                                 text_column=text_column, vectors=vectors, vectors_column=vectors_column,
+                                 encoder_path=encoder, cache=EmbeddingCache(cache) if cache else None,
+                                 k_min=min_classes, k_max=max_classes, random_state=seed, report_path=report,
+                                 progress=progress)
+        t = Table(title=f"{res.n_classes} new classes proposed ({len(res.labels)} rows)")
+        for col in ("name", "rows", "keywords"):
+            t.add_column(col)
+        for c in res.classes:
+            t.add_row(c.name, str(c.size), ", ".join(c.keywords))
+        out.print(t)
+        out.print(f"wrote {out_path}" + (f", {report}" if report else ""), markup=False, soft_wrap=True)
+
+
+@app.command()
 def methods():
     """List the labeling methods."""
     from .labelers.registry import GROUP_REGISTRY, REGISTRY, VOTE_REGISTRY
