@@ -28,6 +28,8 @@ err = Console(stderr=True)
 out = Console()
 
 STAGE_TITLES = {"embed": "Embedding texts", "select": "Cross-validating methods", "rules": "Applying rules"}
+STAGE_TITLES.update({"ft-folds": "Fine-tuning the encoder inside the folds", "finetune": "Fine-tuning the encoder",
+                     "reembed": "Re-embedding with the fine-tuned encoder"})
 
 
 @contextmanager
@@ -123,6 +125,10 @@ def label(
     cache: Optional[Path] = typer.Option(None, help="Embedding cache database (default: $FEWLABELS_CACHE or ~/.cache/fewlabels)."),
     folds: int = typer.Option(5, min=2, help="Cross-validation folds over the given labels."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same output."),
+    finetune: str = typer.Option("auto", help="Fine-tune the encoder on the labels as one more candidate: "
+                                 "'auto' (when the estimated time fits --time-budget and the frozen estimate leaves "
+                                 "room), 'on' or 'off'."),
+    time_budget: float = typer.Option(300.0, min=0, help="Seconds fine-tuning may take in 'auto' mode."),
     labels_db: Optional[Path] = typer.Option(None, help="Label store (SQLite, from `fewlabels review` or "
                                              "`fewlabels labels import`); its labels join the given ones and win "
                                              "a conflict, which is reported."),
@@ -156,7 +162,8 @@ def label(
                                       strict_rules=strict, report_path=report,
                                       save_model=save_model, n_splits=folds, random_state=seed, progress=progress,
                                       unknown=unknown, bag_column=bag_column, proportions=proportions,
-                                      bag_label_column=bag_label_column, negative_class=negative_class)
+                                      bag_label_column=bag_label_column, negative_class=negative_class,
+                                      finetune=finetune, time_budget=time_budget)
         if "rules" in result.report:
             _print_rules(result.report["rules"])
         _print_summary(result.report)

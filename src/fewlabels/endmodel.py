@@ -97,6 +97,11 @@ class EndModel:
             meta = {"format_version": FORMAT_VERSION, "kind": "fewlabels.EndModel",
                     "classes": [str(c) for c in self.classes_], "n_features": int(self.n_features_in_),
                     "params": {"C": self.C, "max_iter": self.max_iter}, **(metadata or {})}
+            if getattr(self, "encoder_dir_", None) is not None:
+                # trained on a fine-tuned encoder's vectors: the encoder travels with it (safetensors + JSON)
+                from .finetuned import copy_encoder
+
+                meta.update(copy_encoder(self.encoder_dir_, tmp))
             (tmp / "model.json").write_text(json.dumps(meta, indent=2))
             if directory.exists():
                 old = directory.with_name(f".{directory.name}.old")

@@ -466,6 +466,10 @@ def label_table(
     strict_rules: bool = False,
     report_path=None,
     save_model=None,
+    finetune: str = "off",
+    time_budget: float = 300.0,
+    finetune_params=None,
+    model_cache=None,
     unknown: bool = False,
     bag_column: str | None = None,
     proportions=None,
@@ -487,6 +491,10 @@ def label_table(
     merged from a label store). ``extra_columns(result, y)`` may return more output columns
     ({name: pyarrow array}), added after the three, and may add to ``result.report`` before
     it is written.
+    ``finetune`` ("off" | "auto" | "on" | "always"), ``time_budget`` (seconds, for "auto"),
+    ``finetune_params`` (:class:`~fewlabels.embed.finetune.FineTuneParams`) and ``model_cache``
+    (folder of fine-tuned encoders) add the fine-tuned encoder as a candidate: see
+    :mod:`fewlabels.finetuned`; with it chosen, ``save_model`` stores its encoder too.
     """
     import pyarrow as pa
 
@@ -542,6 +550,14 @@ def label_table(
     else:
         result = label_arrays(X, y, classes.names, class_embeddings=C, votes=votes, method=method,
                               n_splits=n_splits, random_state=random_state, progress=progress, timings=timings)
+        if finetune != "off":  # the fine-tuned encoder as a candidate (fewlabels.finetuned)
+            from .finetuned import maybe_finetune
+
+            result = maybe_finetune(result, X, y, classes, texts, class_embeddings=C, mode=finetune,
+                                    time_budget=time_budget, encoder=encoder, cache=cache, votes=votes,
+                                    method=method, n_splits=n_splits, random_state=random_state,
+                                    params=finetune_params, cache_dir=model_cache, progress=progress,
+                                    timings=timings)
     if unknown:
         from .groups import mark_unknown
 
@@ -627,7 +643,9 @@ def predict_table(model_dir, input_path, out_path, *, text_column: str = "text",
     texts = None
     if vectors is None and vectors_column is None:
         texts = read_texts(table, text_column, input_path)
-        encoder = load_encoder(encoder_path or meta.get("encoder"))
+        from .finetuned import saved_encoder_path
+
+        encoder = load_encoder(encoder_path or saved_encoder_path(model_dir, meta) or meta.get("encoder"))
         if meta.get("encoder_id") and encoder.id != meta["encoder_id"]:
             raise InputError(f"{model_dir}: the model was trained with encoder {meta['encoder_id']} but "
                              f"{encoder.id} is loaded; pass --encoder with the original model folder")

@@ -1,0 +1,388 @@
+"""Contrastive fine-tuning of the sentence encoder on the few labels (SetFit-style, and past it).
+
+What is trained
+---------------
+The encoder (default: the packaged all-MiniLM-L6-v2) is trained so that texts of the same
+class have cosine similarity 1 and texts of different classes 0: SetFit's
+``CosineSimilarityLoss`` objective. The training items are
+
+* the **given labels** (weight 1);
+* **pseudo-labels** from the best frozen method: the most confident rows of each class
+  (class-balanced: at most ``pseudo_per_class`` per class), weighted by their calibrated
+  confidence (LiST / "pseudo-label pre-training": a teacher's confident labels are extra
+  supervision, its confidence how much to trust them);
+* **class anchors**: the class names / descriptions as texts of their class (weight
+  ``anchor_weight``), so a class with no given label still has items in the training set
+  and keeps a place in the fine-tuned space (SetFit collapses there: its pairs come from
+  the labels only).
+
+Loss: all pairs of a batch, not one pair per two forward passes
+----------------------------------------------------------------
+SetFit draws (anchor, other) pairs and runs both texts through the encoder for each pair.
+Here a batch holds ``batch_classes`` classes × ``per_class`` items (class-balanced), and the
+loss is the weighted mean squared error of *every* pair's cosine similarity to its target
+(1 for same class, 0 otherwise), positives and negatives averaged separately so each half
+weighs the same (SetFit balances its pair sampling the same way). A batch of B texts gives
+B(B−1)/2 pairs for B forward passes, instead of B/2: the same objective as SetFit at a
+fraction of its encoder passes, which is what CPU time is spent on. A pair's weight is
+the product of its two items' weights.
+
+Cost: O(steps · B · L²) transformer work (B = batch_classes × per_class texts of L
+tokens), plus O(B²·d) for the pair loss; memory O(B · L · d) activations. On 2 CPU cores
+about 0.5-1 s a step of 32 short texts; with CUDA (used when torch sees a GPU) far less.
+
+The fine-tuned encoder is saved as a sentence-transformers folder (``model.safetensors``
++ JSON configs: no pickle) in an on-disk cache keyed by (base encoder id, hash of the
+training items, seed, parameters), so a second run with the same labels does not train
+again; :class:`~fewlabels.embed.SentenceTransformerEncoder` loads it like any encoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, EncoderError
+
+TrainProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FineTuneParams:
+    """Settings of one fine-tuning run (all part of the cache key).
+
+    steps : optimizer steps of the final encoder (trained on every given label)
+    fold_steps : optimizer steps of each fold's encoder (the honest estimate; fewer is fine)
+    batch_classes, per_class : a batch holds up to ``batch_classes`` classes × ``per_class`` items
+    lr : AdamW learning rate of the encoder (linear warm-up over 10% of steps, then linear decay)
+    max_seq_length : tokens kept per text while training and embedding
+    pseudo_per_class : most confident pseudo-labeled rows kept per class (0 = no pseudo-labels)
+    pseudo_min_confidence : a pseudo-label needs at least this calibrated confidence
+    anchor_weight : weight of the class-name / description texts (0 = no anchors)
+    max_pairs : cap on the pairs the loss sees in total (steps are cut to fit it)
+    sub_pool : unlabeled rows re-embedded per fold for the methods' transduction
+    """
+
+    steps: int = 120
+    fold_steps: int = 40
+    batch_classes: int = 8
+    per_class: int = 4
+    lr: float = 3e-5
+    max_seq_length: int = 128
+    pseudo_per_class: int = 16
+    pseudo_min_confidence: float = 0.5
+    anchor_weight: float = 1.0
+    max_pairs: int = 200_000
+    sub_pool: int = 2000
+
+    def __post_init__(self):
+        for name in ("steps", "fold_steps", "batch_classes", "per_class", "max_seq_length", "max_pairs", "sub_pool"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < (0 if name in ("steps", "fold_steps") else 1):
+                raise ConfigError(f"fine-tuning parameter {name} must be a positive integer; got {v!r}")
+        if self.per_class < 2:
+            raise ConfigError(f"fine-tuning parameter per_class must be at least 2 (a batch needs same-class "
+                              f"pairs); got {self.per_class}")
+        if not self.lr > 0:
+            raise ConfigError(f"fine-tuning parameter lr must be > 0; got {self.lr!r}")
+        if self.pseudo_per_class < 0 or self.anchor_weight < 0:
+            raise ConfigError("fine-tuning parameters pseudo_per_class and anchor_weight must be >= 0")
+
+    def batch_size(self) -> int:
+        return self.batch_classes * self.per_class
+
+    def capped_steps(self, steps: int) -> int:
+        """``steps`` cut so that steps × pairs per batch stays within ``max_pairs``."""
+        b = self.batch_size()
+        return int(min(steps, max(1, self.max_pairs // max(1, b * (b - 1) // 2))))
+
+
+@dataclass
+class TrainingSet:
+    """The items one encoder is trained on.
+
+    texts : (m,) training texts
+    labels : (m,) int class codes
+    weights : (m,) float, 1 for given labels, the calibrated confidence for pseudo-labels
+    kind : (m,) "given", "pseudo" or "anchor"
+    rows : (m,) pool row of each item (-1 for anchors)
+    """
+
+    texts: list[str]
+    labels: np.ndarray
+    weights: np.ndarray
+    kind: np.ndarray
+    rows: np.ndarray
+
+    @property
+    def given_rows(self) -> np.ndarray:
+        """Pool rows whose *given* label this set trains on."""
+        return self.rows[self.kind == "given"]
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for t, c, w, k in zip(self.texts, self.labels.tolist(), np.round(self.weights, 4).tolist(), self.kind):
+            h.update(f"{k}\t{c}\t{w}\t".encode())
+            h.update(t.encode("utf-8"))
+            h.update(b"\n")
+        return h.hexdigest()[:20]
+
+
+def pseudo_labels(proba: np.ndarray, candidates: np.ndarray, per_class: int, min_confidence: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Class-balanced confident pseudo-labels: (rows, classes, confidences).
+
+    ``proba`` (n, k) are calibrated probabilities of the teacher; ``candidates`` the rows
+    that may be pseudo-labeled. For each class, the ``per_class`` rows whose predicted class
+    it is, with the highest confidence at or above ``min_confidence``. Cost: O(n·k + n log n).
+    """
+    if per_class <= 0 or len(candidates) == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, np.zeros(0)
+    P = proba[candidates]
+    pred = P.argmax(axis=1)
+    conf = P[np.arange(len(candidates)), pred]
+    order = np.lexsort((-conf, pred))  # by class, most confident first
+    pred_s, conf_s, rows_s = pred[order], conf[order], candidates[order]
+    starts = np.searchsorted(pred_s, pred_s, side="left")
+    rank = np.arange(len(pred_s)) - starts
+    keep = (rank < per_class) & (conf_s >= min_confidence)
+    return rows_s[keep], pred_s[keep], conf_s[keep]
+
+
+def build_training_set(texts: Sequence[str], y: np.ndarray, anchors: Sequence[Sequence[str]],
+                       params: FineTuneParams, teacher_proba: np.ndarray | None = None,
+                       exclude: np.ndarray | None = None) -> TrainingSet:
+    """Given labels of ``y`` (-1 = none), pseudo-labels from ``teacher_proba`` on unlabeled rows
+    not in ``exclude``, and the class ``anchors`` (texts per class).
+
+    ``exclude``: pool rows that must not enter the set in any form (a fold's held-out rows).
+    """
+    y = np.asarray(y)
+    excluded = np.zeros(len(y), dtype=bool)
+    if exclude is not None:
+        excluded[np.asarray(exclude, dtype=np.int64)] = True
+    given = np.flatnonzero((y >= 0) & ~excluded)
+    rows = [given]
+    labels = [y[given]]
+    weights = [np.ones(len(given))]
+    kind = [np.full(len(given), "given", dtype=object)]
+    if teacher_proba is not None and params.pseudo_per_class > 0:
+        cand = np.flatnonzero((y < 0) & ~excluded)
+        pr, pc, pw = pseudo_labels(teacher_proba, cand, params.pseudo_per_class, params.pseudo_min_confidence)
+        rows.append(pr)
+        labels.append(pc)
+        weights.append(pw)
+        kind.append(np.full(len(pr), "pseudo", dtype=object))
+    out_texts = [texts[i] for i in np.concatenate(rows)]
+    if params.anchor_weight > 0:
+        for c, ts in enumerate(anchors):
+            out_texts.extend(ts)
+            rows.append(np.full(len(ts), -1))
+            labels.append(np.full(len(ts), c))
+            weights.append(np.full(len(ts), params.anchor_weight))
+            kind.append(np.full(len(ts), "anchor", dtype=object))
+    return TrainingSet(out_texts, np.concatenate(labels).astype(np.int64), np.concatenate(weights).astype(float),
+                       np.concatenate(kind), np.concatenate(rows).astype(np.int64))
+
+
+def device() -> str:
+    """"cuda" when torch sees a GPU, else "cpu"; nothing requires a GPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cpu_threads() -> int:
+    """Cores this process may use (its CPU affinity), as torch's thread count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def torch_threads(n: int):
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+_LOADED: dict = {}
+
+
+def base_model(path: str | Path):
+    """A fresh trainable copy of the model at ``path``; the folder is read once per process."""
+    import copy
+
+    key = str(Path(path).resolve())
+    if key not in _LOADED:
+        _LOADED.clear()  # one base model in memory at a time
+        _LOADED[key] = load_sentence_transformer(path)
+    return copy.deepcopy(_LOADED[key])
+
+
+def load_sentence_transformer(path: str | Path, dev: str | None = None):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(path), device=dev or device())
+    except Exception as exc:  # any failure inside the loader is an encoder problem
+        raise EncoderError(f"{path}: could not load as a sentence-transformers model for fine-tuning "
+                           f"({type(exc).__name__}); pass the folder of a saved sentence-transformers model") from exc
+
+
+def train_encoder(base_path: str | Path, data: TrainingSet, params: FineTuneParams, *, steps: int,
+                  random_state: int | None = 0, progress: TrainProgress | None = None):
+    """Fine-tune a copy of the encoder at ``base_path`` on ``data``; returns the in-memory model.
+
+    Same seed and data give the same weights on the CPU (torch's CPU kernels are
+    deterministic for this model); on CUDA, up to GPU nondeterminism.
+    """
+    import torch
+
+    k = int(data.labels.max()) + 1 if len(data.labels) else 0
+    by_class = [np.flatnonzero(data.labels == c) for c in range(k)]
+    usable = [c for c in range(k) if len(by_class[c]) >= 1]
+    if len(usable) < 2:
+        raise ConfigError("fine-tuning needs training items of at least two classes (given labels, pseudo-labels "
+                          "or class names)")
+    steps = params.capped_steps(steps)
+    rng = np.random.default_rng(random_state)
+    seed = int(rng.integers(2**31 - 1))
+    with torch_threads(cpu_threads()):
+        torch.manual_seed(seed)
+        model = base_model(base_path)
+        model.max_seq_length = min(int(model.max_seq_length or params.max_seq_length), params.max_seq_length)
+        dev = model.device
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=0.01)
+        warm = max(1, int(0.1 * steps))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm)))
+        weights_all = torch.as_tensor(data.weights, dtype=torch.float32)
+        for step in range(steps):
+            cls = rng.choice(usable, size=min(params.batch_classes, len(usable)), replace=False)
+            idx = np.concatenate([rng.choice(by_class[c], size=params.per_class,
+                                             replace=len(by_class[c]) < params.per_class) for c in cls])
+            feats = model.tokenize([data.texts[i] for i in idx])
+            feats = {key: v.to(dev) if hasattr(v, "to") else v for key, v in feats.items()}
+            emb = torch.nn.functional.normalize(model(feats)["sentence_embedding"], dim=1)
+            S = emb @ emb.T
+            lab = torch.as_tensor(data.labels[idx], device=dev)
+            w = weights_all[idx].to(dev)
+            W = w[:, None] * w[None, :]
+            same = lab[:, None] == lab[None, :]
+            off = ~torch.eye(len(idx), dtype=torch.bool, device=dev)
+            # the same item drawn twice is no pair
+            dup = torch.as_tensor(idx[:, None] == idx[None, :], device=dev)
+            pos = (same & off & ~dup).float() * W
+            neg = (~same).float() * W
+            loss = (pos * (1 - S) ** 2).sum() / pos.sum().clamp_min(1e-8) + \
+                   (neg * S ** 2).sum() / neg.sum().clamp_min(1e-8)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            if progress:
+                progress(step + 1, steps)
+        model.eval()
+    return model
+
+
+class InMemoryEncoder:
+    """An :class:`~fewlabels.embed.Encoder` around a loaded (e.g. just fine-tuned) model."""
+
+    def __init__(self, model, id: str, batch_size: int = 64):
+        self.model = model
+        self.id = id
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        with torch_threads(cpu_threads()):
+            vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def default_model_cache() -> Path:
+    """``$FEWLABELS_MODEL_CACHE`` or ``~/.cache/fewlabels/finetuned``."""
+    env = os.environ.get("FEWLABELS_MODEL_CACHE")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "fewlabels" / "finetuned"
+
+
+def cache_key(base_id: str, data: TrainingSet, params: FineTuneParams, steps: int, random_state) -> str:
+    blob = json.dumps({"base": base_id, "data": data.digest(), "params": asdict(params), "steps": steps,
+                       "seed": random_state}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def save_encoder(model, folder: Path) -> Path:
+    """Save ``model`` as a sentence-transformers folder (safetensors + JSON), atomically."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        model.save(str(tmp), safe_serialization=True)
+        for p in tmp.rglob("*"):  # no pickled file ever ships (load must not run code)
+            if p.suffix in (".bin", ".pt", ".pkl", ".pickle"):
+                p.unlink()
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+@dataclass
+class FineTuned:
+    """A fine-tuned encoder on disk and how it was made."""
+
+    path: Path
+    key: str
+    cached: bool
+    seconds: float
+    n_items: dict = field(default_factory=dict)
+
+
+def finetune_cached(base_path: str | Path, base_id: str, data: TrainingSet, params: FineTuneParams, *,
+                    steps: int, random_state: int | None = 0, cache_dir: str | Path | None = None,
+                    progress: TrainProgress | None = None) -> FineTuned:
+    """Fine-tune (or reuse from the cache) and return the saved encoder folder."""
+    import time
+
+    key = cache_key(base_id, data, params, steps, random_state)
+    folder = Path(cache_dir) if cache_dir is not None else default_model_cache()
+    folder = folder / key
+    counts = {k: int((data.kind == k).sum()) for k in ("given", "pseudo", "anchor")}
+    if (folder / "modules.json").is_file() and any(folder.glob("*.safetensors")):
+        if progress:
+            progress(1, 1)
+        return FineTuned(folder, key, True, 0.0, counts)
+    t0 = time.perf_counter()
+    model = train_encoder(base_path, data, params, steps=steps, random_state=random_state, progress=progress)
+    save_encoder(model, folder)
+    return FineTuned(folder, key, False, time.perf_counter() - t0, counts)

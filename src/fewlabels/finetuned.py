@@ -1,0 +1,431 @@
+"""The fine-tuned encoder as a candidate in the automatic choice.
+
+After the frozen-vector selection (:func:`fewlabels.pipeline.label_arrays`), the encoder is
+fine-tuned contrastively (:mod:`fewlabels.embed.finetune`) and the embedding methods run
+again on the re-embedded pool ("ft:<method>" candidates). They are compared with the frozen
+candidates on the same folds of the given labels.
+
+The honest part: **fine-tuning inside the folds.** For each fold, an encoder is trained
+(``fold_steps`` steps) on the other folds' given labels, on pseudo-labels of a teacher (the
+frozen chosen method) fitted with the fold's labels hidden and calibrated with a temperature
+fitted on the other folds only, and on the class names. The fold's rows are excluded from
+the training items in every form. The given rows and a random sub-pool of ``sub_pool``
+unlabeled rows are re-embedded with that encoder, the methods run on them (transduction on
+the new vectors), and the fold's held-out labels are scored. No candidate is ever scored on
+a label its encoder was trained on; :class:`FoldRecord` keeps, per fold, the rows each encoder
+trained on and the rows it was scored on. The final encoder (``steps`` steps, every label)
+is only used to label the pool, never to score itself.
+
+Cost: (n_splits · fold_steps + steps) training steps of B texts, plus re-embedding
+n_splits · (sub_pool + n_labeled) + n texts, plus the methods' cost on the new vectors.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .calibrate import apply_temperature, confidence_accuracy, cross_fitted_ece, fit_temperature
+from .embed.finetune import (FineTuneParams, InMemoryEncoder, build_training_set, cache_key, cpu_threads,
+                             default_model_cache, device, finetune_cached, train_encoder)
+from .errors import ConfigError
+from .graph import knn_graph, normalize_rows
+from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
+from .labelers.zeroshot import class_prompts
+from .select import CandidateScore, Selection, bootstrap_bias_corrected, clearly_better, wilson_interval
+
+#: embedding methods re-run on the fine-tuned vectors ("ft:" + name); ensemble = their mean
+FT_METHODS = ("logistic", "prototype", "spreading", "clustering", "selftraining", "ensemble")
+PREFIX = "ft:"
+#: "auto" fine-tunes only when the frozen estimate is at most this (else there is no room)
+ROOM = 0.97
+#: "always" uses the fine-tuned encoder even when a frozen candidate scores higher (its estimate
+#: still comes from the folds); for comparisons and tests
+#: "auto" needs at least this many given labels (fewer leave too little to train on and score)
+MIN_AUTO_LABELS = 20
+MODES = ("auto", "on", "off", "always")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class FoldRecord:
+    """What one fold's encoder was trained on and what its candidates were scored on (pool rows)."""
+
+    fold: int
+    trained_rows: np.ndarray  # rows whose given label the encoder trained on
+    pseudo_rows: np.ndarray  # rows it trained on with a pseudo-label
+    scored_rows: np.ndarray  # rows whose given label scored the fold's candidates
+    cached: bool
+    seconds: float
+
+
+def anchors_for(classes: Sequence[str], descriptions: dict | None) -> list[list[str]]:
+    descriptions = descriptions or {}
+    return [class_prompts(c, descriptions.get(c)) for c in classes]
+
+
+def class_vectors(encoder, anchors: Sequence[Sequence[str]], cache=None) -> np.ndarray:
+    """One unit vector per class: mean embedding of its prompt texts. Shape (k, d)."""
+    from .embed import embed_texts
+
+    flat = [t for ts in anchors for t in ts]
+    V = embed_texts(flat, encoder, cache)
+    out, start = [], 0
+    for ts in anchors:
+        out.append(V[start:start + len(ts)].mean(axis=0))
+        start += len(ts)
+    return normalize_rows(np.stack(out))
+
+
+def methods_proba(X, y, C, names: Sequence[str], *, n_classes: int, random_state, n_neighbors: int = 10
+                  ) -> dict[str, np.ndarray]:
+    """Fit each embedding method on (X, y) and return its (n, k) probabilities on X.
+
+    ``ensemble`` is the mean of its members when they are all among ``names`` (what the
+    ensemble computes). Methods whose needs are missing are skipped.
+    """
+    context = {"n_classes": n_classes, "class_embeddings": C, "random_state": random_state, "graph": None,
+               "votes": None}
+    names = [n for n in names if available(n, context)]
+    if any(accepts(n, "graph") for n in names):
+        context["graph"] = knn_graph(X, n_neighbors)
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        members = getattr(get_labeler_class(name), "default_members", None)
+        if members and all(m in out for m in members):
+            out[name] = np.mean([out[m] for m in members], axis=0)
+        else:
+            out[name] = make_labeler(name, **context).fit(X, y).predict_proba(X)
+    return out
+
+
+def _teacher(name: str, X, y, context: dict, T: float) -> np.ndarray:
+    model = make_labeler(name, **context).fit(labeler_input(name, X, context), y)
+    return apply_temperature(model.predict_proba(labeler_input(name, X, context)), T)
+
+
+def fold_candidates(texts: Sequence[str], y: np.ndarray, X: np.ndarray, anchors, selection: Selection, *,
+                    teacher: str, teacher_context: dict, base_path, base_id: str, params: FineTuneParams,
+                    names: Sequence[str] = FT_METHODS, random_state: int | None = 0,
+                    cache_dir=None, progress: Progress | None = None) -> tuple[dict[str, np.ndarray], list]:
+    """Out-of-fold probabilities (n_labeled, k) of each "ft:" candidate, with per-fold records.
+
+    Each fold's encoder is trained without the fold's rows (see the module docstring); its
+    results are cached on disk by the same key as an encoder, so a second run skips it.
+    """
+    k = teacher_context["n_classes"]
+    lab, fold_of, y_lab = selection.labeled_index, selection.fold_of, selection.y_labeled
+    oof = {PREFIX + n: np.zeros((len(lab), k)) for n in names}
+    records: list[FoldRecord] = []
+    folds = np.unique(fold_of)
+    root = Path(cache_dir) if cache_dir is not None else default_model_cache()
+    teacher_oof = selection.scores[teacher].oof_proba
+    total = len(folds) * max(1, params.capped_steps(params.fold_steps))
+    for i, f in enumerate(folds):
+        t0 = time.perf_counter()
+        hidden = lab[fold_of == f]
+        y_f = y.copy()
+        y_f[hidden] = -1
+        rest = fold_of != f
+        T_f = fit_temperature(teacher_oof[rest], y_lab[rest])
+        P_t = _teacher(teacher, X, y_f, teacher_context, T_f) if params.pseudo_per_class > 0 else None
+        data = build_training_set(texts, y_f, anchors, params, P_t, exclude=hidden)
+        rng = np.random.default_rng([0 if random_state is None else random_state, int(f)])
+        unl = np.flatnonzero(y < 0)
+        sub = np.union1d(lab, rng.choice(unl, size=min(params.sub_pool, len(unl)), replace=False))
+        key = cache_key(base_id, data, params, params.fold_steps, (random_state, int(f), len(sub)))
+        hit = root / "folds" / f"{key}.npz"
+        record = FoldRecord(int(f), data.given_rows, data.rows[data.kind == "pseudo"], hidden, hit.is_file(), 0.0)
+        P = None
+        if hit.is_file():
+            with np.load(hit, allow_pickle=False) as z:
+                P = {PREFIX + n: z[n] for n in names if n in z.files}
+            if progress:
+                progress("ft-folds", (i + 1) * total // len(folds), total)
+        else:
+            done = i * total // len(folds)
+            model = train_encoder(base_path, data, params, steps=params.fold_steps,
+                                  random_state=None if random_state is None else random_state + 1000 * (int(f) + 1),
+                                  progress=(lambda d, n: progress("ft-folds", done + d, total)) if progress else None)
+            enc = InMemoryEncoder(model, f"fold:{key}")
+            Xs = enc.encode([texts[j] for j in sub])
+            Cs = class_vectors(enc, anchors)
+            pos = np.searchsorted(sub, hidden)
+            probs = methods_proba(Xs, y_f[sub], Cs, names, n_classes=k, random_state=random_state)
+            P = {PREFIX + n: p[pos] for n, p in probs.items()}
+            from .io import atomic_path
+
+            hit.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(hit) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **{n[len(PREFIX):]: p for n, p in P.items()})
+        for n in list(oof):
+            if n in P:
+                oof[n][fold_of == f] = P[n]
+            else:
+                oof.pop(n)
+        record.seconds = time.perf_counter() - t0
+        records.append(record)
+    return oof, records
+
+
+def estimate_seconds(params: FineTuneParams, n_rows: int, n_labeled: int, n_splits: int, seconds_per_text: float
+                     ) -> float:
+    """Rough cost of fine-tuning with ``seconds_per_text`` = encoder forward time per text;
+    a training step costs ~3 forwards (forward + backward) of its B texts."""
+    b = params.batch_size()
+    train = (n_splits * params.capped_steps(params.fold_steps) + params.capped_steps(params.steps)) * b * 3
+    embed = n_rows + n_splits * (min(params.sub_pool, n_rows) + n_labeled)
+    return float((train + embed) * seconds_per_text)
+
+
+def measure_seconds_per_text(base_path, texts: Sequence[str], n: int = 64) -> float:
+    """Forward time per text of the base encoder on up to ``n`` of the texts (after one warm-up)."""
+    from .embed.finetune import base_model, torch_threads
+
+    sample = list(texts[:n]) or ["a"]
+    model = base_model(base_path)
+    with torch_threads(cpu_threads()):
+        model.encode(sample[:4], show_progress_bar=False)
+        t0 = time.perf_counter()
+        model.encode(sample, batch_size=32, show_progress_bar=False)
+    return (time.perf_counter() - t0) / len(sample)
+
+
+def decide(mode: str, *, frozen_report: dict, texts, encoder, n_rows: int, n_labeled: int, n_splits: int,
+           params: FineTuneParams, time_budget: float, can_cross_validate: bool) -> tuple[bool, str, float | None]:
+    """(fine-tune?, why, estimated seconds) for ``mode`` "auto" | "on" | "off"."""
+    if mode not in MODES:
+        raise ConfigError(f"--finetune must be one of {', '.join(MODES)}; got {mode!r}")
+    if mode == "off":
+        return False, "--finetune off", None
+    if texts is None or encoder is None or not hasattr(encoder, "path"):
+        if mode in ("on", "always"):
+            raise ConfigError(f"--finetune {mode} needs the texts and a sentence-transformers encoder (not only "
+                              "--vectors); give the text column, or use --finetune off")
+        return False, "no texts or no sentence-transformers encoder to fine-tune", None
+    if not can_cross_validate:
+        if mode in ("on", "always"):
+            raise ConfigError(f"--finetune {mode} needs at least two given labels of two classes (the fine-tuned "
+                              "candidate is scored on held-out labels); label more rows or use --finetune off")
+        return False, "too few given labels to score a fine-tuned encoder", None
+    if mode == "auto":  # the cheap checks first: measuring the encoder's speed loads it
+        frozen = (frozen_report.get("estimated_accuracy") or {}).get("value")
+        if frozen is not None and frozen > ROOM:
+            return False, f"frozen estimate {frozen:.3f} > {ROOM}: no room to gain", None
+        if n_labeled < MIN_AUTO_LABELS:
+            return False, f"{n_labeled} given labels < {MIN_AUTO_LABELS}: too few to train an encoder on", None
+    est = estimate_seconds(params, n_rows, n_labeled, n_splits, measure_seconds_per_text(encoder.path, texts))
+    if mode in ("on", "always"):
+        return True, f"--finetune {mode}", est
+    if est > time_budget:
+        return False, f"estimated {est:.0f} s > --time-budget {time_budget:.0f} s", est
+    return True, f"estimated {est:.0f} s <= --time-budget {time_budget:.0f} s", est
+
+
+def _score(name, oof, y_lab, seconds) -> CandidateScore:
+    correct = int((oof.argmax(axis=1) == y_lab).sum())
+    low, high = wilson_interval(correct, len(y_lab))
+    return CandidateScore(name, oof, correct / len(y_lab), low, high, len(y_lab), seconds)
+
+
+def choose(selection: Selection, ft_oof: dict[str, np.ndarray], seconds: float, random_state=None,
+           always: bool = False) -> Selection:
+    """Frozen and fine-tuned candidates together, on the same folds.
+
+    Among the "ft:" candidates "ft:ensemble" is kept unless another beats it by more than one
+    standard error (the pipeline's rule for the frozen ones). The fine-tuned pick replaces the
+    frozen one when its out-of-fold accuracy is higher. The corrected accuracy removes the
+    optimism of the pick over every candidate, frozen and fine-tuned (BBC-CV).
+    """
+    y_lab = selection.y_labeled
+    scores = dict(selection.scores)
+    for n, oof in ft_oof.items():
+        scores[n] = _score(n, oof, y_lab, seconds / max(1, len(ft_oof)))
+    ft_names = list(ft_oof)
+    best_ft = max(ft_names, key=lambda c: (scores[c].accuracy, -ft_names.index(c)))
+    pref = PREFIX + "ensemble"
+    if pref in scores and best_ft != pref:
+        right = {c: scores[c].oof_proba.argmax(axis=1) == y_lab for c in (best_ft, pref)}
+        if not clearly_better(right[best_ft], right[pref]):
+            best_ft = pref
+    best = best_ft if always or scores[best_ft].accuracy > scores[selection.best].accuracy else selection.best
+    names = list(scores)
+    correct = np.stack([scores[c].oof_proba.argmax(axis=1) == y_lab for c in names], axis=1)
+    corrected = bootstrap_bias_corrected(correct, random_state=random_state)
+    return replace(selection, best=best, scores=scores, corrected_accuracy=corrected)
+
+
+def maybe_finetune(frozen, X, y, classes, texts, *, class_embeddings=None, mode: str = "auto", time_budget: float = 300.0,
+                   encoder=None, cache=None, votes=None, method: str = "auto", n_splits: int = 5,
+                   random_state: int | None = 0, params: FineTuneParams | None = None, cache_dir=None,
+                   fit_end_model: bool = True, progress: Progress | None = None, timings: dict | None = None):
+    """Add the fine-tuned candidates to ``frozen`` (a :class:`~fewlabels.pipeline.LabelResult`).
+
+    Returns ``frozen`` with a ``finetune`` section in its report when fine-tuning is off or
+    loses the comparison; else a new LabelResult whose labels come from the fine-tuned
+    encoder (``result.vectors``: the re-embedded pool, ``report["finetune"]["encoder_dir"]``:
+    the encoder folder).
+    """
+    from .embed import embed_texts
+    from .endmodel import EndModel
+    from .pipeline import LabelResult, build_report
+
+    params = params or FineTuneParams()
+    timings = {} if timings is None else timings
+    sel = frozen.selection
+    lab = np.flatnonzero(y >= 0)
+    use, why, est = decide(mode, frozen_report=frozen.report, texts=texts, encoder=encoder, n_rows=len(y),
+                           n_labeled=len(lab), n_splits=n_splits, params=params, time_budget=time_budget,
+                           can_cross_validate=sel is not None)
+    info = {"mode": mode, "used": False, "reason": why, "estimated_seconds": est, "device": device() if use else None}
+    if not use:
+        frozen.report["finetune"] = info
+        return frozen
+    k = len(classes.names)
+    anchors = anchors_for(classes.names, classes.descriptions)
+    teacher = sel.best
+    teacher_context = {"n_classes": k, "class_embeddings": class_embeddings,
+                       "random_state": random_state, "graph": None, "votes": votes,
+                       "weights": sel.weights.get(teacher) if sel.weights else None}
+    members = getattr(get_labeler_class(teacher), "default_members", None) or ()
+    if any(accepts(n, "graph") for n in (teacher, *members)):
+        teacher_context["graph"] = knn_graph(X, 10)
+    names = FT_METHODS if method == "auto" else tuple(dict.fromkeys(
+        [*(getattr(get_labeler_class(method), "default_members", None) or ()), method]))
+    names = tuple(n for n in names if get_labeler_class(n).input_kind == "embeddings")
+    if not names:
+        raise ConfigError(f"method {method!r} does not use embeddings, so a fine-tuned encoder cannot help; "
+                          "use --finetune off")
+    t = time.perf_counter()
+    ft_oof, records = fold_candidates(texts, y, X, anchors, sel, teacher=teacher, teacher_context=teacher_context,
+                                      base_path=encoder.path, base_id=encoder.id, params=params, names=names,
+                                      random_state=random_state, cache_dir=cache_dir, progress=progress)
+    timings["finetune_folds"] = round(time.perf_counter() - t, 3)
+    combined = choose(sel, ft_oof, timings["finetune_folds"], random_state, always=mode == "always")
+    if method != "auto" and PREFIX + method in combined.scores:  # forced method: frozen or fine-tuned, as scored
+        better = combined.scores[PREFIX + method].accuracy > sel.scores[method].accuracy
+        pick = PREFIX + method if better or mode == "always" else method
+        combined = replace(combined, best=pick, corrected_accuracy=combined.scores[pick].accuracy)
+    info.update({
+        "used": True,
+        "estimate": "fine-tuned inside the folds: each fold's encoder trained on the other folds' given labels, "
+                    "pseudo-labels of the frozen method fitted without the fold, and the class names; the methods "
+                    f"re-run on the given rows plus {params.sub_pool} unlabeled rows re-embedded with it; scored on "
+                    "the fold's labels only",
+        "params": {**params.__dict__},
+        "teacher": teacher,
+        "folds": [{"fold": r.fold, "trained_given": len(r.trained_rows), "pseudo": len(r.pseudo_rows),
+                   "scored": len(r.scored_rows), "cached": r.cached, "seconds": round(r.seconds, 2)}
+                  for r in records],
+        "chosen": combined.best.startswith(PREFIX),
+    })
+    if not combined.best.startswith(PREFIX):
+        frozen.report["finetune"] = info
+        frozen.report["candidates"] = {n: s.as_dict() for n, s in combined.scores.items()}
+        est = frozen.report.get("estimated_accuracy")
+        if est and "cross_validated" in est:
+            est["cross_validated"]["value"] = combined.corrected_accuracy
+        elif est:
+            est["value"] = combined.corrected_accuracy
+        return frozen
+
+    # The final encoder: every given label, pseudo-labels of the frozen result, the class names.
+    chosen = combined.best[len(PREFIX):]
+    t = time.perf_counter()
+    data = build_training_set(texts, y, anchors, params, frozen.proba)
+    ft = finetune_cached(encoder.path, encoder.id, data, params, steps=params.steps, random_state=random_state,
+                         cache_dir=cache_dir, progress=(lambda d, n: progress("finetune", d, n)) if progress else None)
+    timings["finetune"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    from .embed import SentenceTransformerEncoder
+
+    ft_encoder = SentenceTransformerEncoder(ft.path)
+    X_ft = embed_texts(texts, ft_encoder, cache,
+                       progress=(lambda d, n: progress("reembed", d, n)) if progress else None)
+    C_ft = class_vectors(ft_encoder, anchors, cache)
+    timings["reembed"] = round(time.perf_counter() - t, 3)
+
+    t = time.perf_counter()
+    members = [n for n in names if n != chosen]
+    P_raw = methods_proba(X_ft, y, C_ft, [*members, chosen] if chosen == "ensemble" else [chosen],
+                          n_classes=k, random_state=random_state)[chosen]
+    oof = combined.scores[combined.best].oof_proba
+    T = fit_temperature(oof, sel.y_labeled)
+    ece = cross_fitted_ece(oof, sel.y_labeled, sel.fold_of)
+    P = apply_temperature(P_raw, T)
+    conf_est = None
+    if (y < 0).any():
+        conf_est = confidence_accuracy(P_raw[y < 0], oof, sel.y_labeled, temperature=T, random_state=random_state)
+    labels = P.argmax(axis=1)
+    labels[lab] = y[lab]
+    P[lab] = np.eye(k)[y[lab]]
+    confidence = P[np.arange(len(labels)), labels]
+    source = np.full(len(labels), combined.best, dtype=object)
+    source[lab] = "given"
+    timings["label_finetuned"] = round(time.perf_counter() - t, 3)
+    end_model = None
+    if fit_end_model:
+        t = time.perf_counter()
+        end_model = EndModel(random_state=random_state).fit(X_ft, labels, sample_weight=confidence,
+                                                            classes=list(classes.names))
+        end_model.encoder_dir_ = ft.path  # saved with the model (EndModel.save_files)
+        timings["end_model"] = round(time.perf_counter() - t, 3)
+    warn = list(frozen.warnings)
+    report = build_report(classes.names, y, labels, combined.best, combined, T, ece, frozen.report.get("fallback"),
+                          warn, timings, random_state, len(y), conf_est)
+    info.update({"encoder_dir": str(ft.path), "encoder_id": ft_encoder.id, "final_cached": ft.cached,
+                 "final_items": ft.n_items, "frozen_method": sel.best})
+    report["finetune"] = info
+    for key in ("rules",):
+        if key in frozen.report:
+            report[key] = frozen.report[key]
+    result = LabelResult(P, labels, confidence, source, combined.best, report, end_model, warn)
+    result.selection = combined
+    result.vectors = X_ft
+    return result
+
+
+def saved_encoder_meta(result) -> dict | None:
+    """For ``EndModel.save``: the fine-tuned encoder folder to copy into the model, or None."""
+    ft = result.report.get("finetune") or {}
+    if not ft.get("encoder_dir") or not result.method.startswith(PREFIX):
+        return None
+    return {"source": ft["encoder_dir"], "encoder_id": ft["encoder_id"]}
+
+
+
+def copy_encoder(encoder_dir, model_folder) -> dict:
+    """Copy a fine-tuned encoder folder into a model folder; return the metadata that finds it.
+
+    The copy keeps the folder's name, so its encoder id (name + content fingerprint) is the
+    one the end model was trained with. Only safetensors and JSON/text files are copied."""
+    import shutil
+
+    from .embed import SentenceTransformerEncoder
+
+    src = Path(encoder_dir)
+    dst = Path(model_folder) / src.name
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.bin", "*.pt", "*.pkl", "*.pickle"))
+    return {"encoder": None, "encoder_dir": src.name, "encoder_id": SentenceTransformerEncoder(dst).id,
+            "encoder_finetuned": True}
+
+
+def saved_encoder_path(model_dir, meta: dict) -> Path | None:
+    """The fine-tuned encoder folder saved inside a model folder, or None when it has none."""
+    name = meta.get("encoder_dir")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ConfigError(f"{model_dir}/model.json: 'encoder_dir' must name a folder inside the model folder; "
+                          f"got {name!r}. Save the model again")
+    path = Path(model_dir) / name
+    if not (path / "modules.json").is_file():
+        raise ConfigError(f"{path}: the model's fine-tuned encoder is missing (no modules.json); copy the whole "
+                          "model folder, or save the model again")
+    return path
