@@ -11,9 +11,6 @@ Cost: O(n · d · k) per L-BFGS iteration to fit, O(n · d · k) to predict.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -83,57 +80,98 @@ class EndModel:
         return self.classes_[P.argmax(axis=1)]
 
     def save(self, directory, metadata: dict | None = None) -> Path:
-        """Write ``model.npz`` and ``model.json`` into ``directory`` atomically."""
+        """Write ``model.npz`` and ``model.json`` into ``directory`` atomically.
+
+        ``directory`` may be new, empty, or a model folder saved before (replaced as a whole);
+        a file or a folder holding anything else is refused (see
+        :func:`fewlabels.outputs.check_paths`)."""
+        from .outputs import Outputs, check_paths
+
         if not hasattr(self, "coef_"):
             raise NotFittedError("EndModel is not fitted; call fit before save")
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)
-        try:
-            np.savez(tmp / "model.npz", coef=self.coef_, intercept=self.intercept_)
-            meta = {"format_version": FORMAT_VERSION, "kind": "fewlabels.EndModel",
-                    "classes": [str(c) for c in self.classes_], "n_features": int(self.n_features_in_),
-                    "params": {"C": self.C, "max_iter": self.max_iter}, **(metadata or {})}
-            if getattr(self, "encoder_dir_", None) is not None:
-                # trained on a fine-tuned encoder's vectors: the encoder travels with it (safetensors + JSON)
-                from .finetuned import copy_encoder
-
-                meta.update(copy_encoder(self.encoder_dir_, tmp))
-            (tmp / "model.json").write_text(json.dumps(meta, indent=2))
-            if directory.exists():
-                old = directory.with_name(f".{directory.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(directory, old)
-                os.replace(tmp, directory)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        check_paths({}, {"--save-model": directory})
+        with Outputs() as outs:
+            outs.folder(directory, "--save-model", lambda tmp: self.save_files(tmp, metadata))
         return directory
+
+    def save_files(self, folder, metadata: dict | None = None) -> None:
+        """Write ``model.npz`` and ``model.json`` into the existing folder ``folder`` (not
+        atomic: :meth:`save` and the pipeline stage a hidden folder and rename it). More
+        files may sit beside them in later versions; :meth:`load` reads only these two."""
+        folder = Path(folder)
+        np.savez(folder / "model.npz", coef=self.coef_, intercept=self.intercept_)
+        meta = {"format_version": FORMAT_VERSION, "kind": "fewlabels.EndModel",
+                "classes": [str(c) for c in self.classes_], "n_features": int(self.n_features_in_),
+                "params": {"C": self.C, "max_iter": self.max_iter}, **(metadata or {})}
+        if getattr(self, "encoder_dir_", None) is not None:
+            # trained on a fine-tuned encoder's vectors: the encoder travels with it (safetensors + JSON)
+            from .finetuned import copy_encoder
+
+            meta.update(copy_encoder(self.encoder_dir_, folder))
+        (folder / "model.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
     def load(cls, directory) -> tuple["EndModel", dict]:
-        """Return (model, metadata) from a folder written by :meth:`save`."""
+        """Return (model, metadata) from a folder written by :meth:`save`.
+
+        Both files are validated: a one-line :class:`InputError` names the file and the fault
+        (unreadable, wrong kind or version, classes or shapes that do not match, non-finite
+        weights)."""
         directory = Path(directory)
         meta_path, arr_path = directory / "model.json", directory / "model.npz"
         if not meta_path.is_file() or not arr_path.is_file():
             raise InputError(f"{directory}: not a fewlabels model folder (needs model.json and model.npz); "
                              "make one with `fewlabels label ... --save-model DIR`")
+        again = "; save the model again with `fewlabels label ... --save-model DIR`"
+
+        def bad(path, fault):
+            return InputError(f"{path}: {fault}{again}")
+
         try:
-            meta = json.loads(meta_path.read_text())
-            with np.load(arr_path, allow_pickle=False) as z:
-                coef, intercept = z["coef"], z["intercept"]
-        except (ValueError, KeyError, OSError) as exc:
-            raise InputError(f"{directory}: model files are unreadable ({exc}); save the model again") from exc
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise bad(meta_path, f"unreadable JSON ({str(exc).splitlines()[0] if str(exc) else exc})") from exc
+        if not isinstance(meta, dict):
+            raise bad(meta_path, f"holds a JSON {type(meta).__name__}, not an object")
         if meta.get("kind") != "fewlabels.EndModel":
-            raise InputError(f"{meta_path}: not a fewlabels end model")
-        model = cls(**meta.get("params", {}))
+            raise bad(meta_path, f"not a fewlabels end model (kind {meta.get('kind')!r})")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+            raise InputError(f"{meta_path}: format_version {version!r} is not one this fewlabels reads "
+                             f"(1..{FORMAT_VERSION}); use the fewlabels version that saved it, or save it again")
+        classes = meta.get("classes")
+        if (not isinstance(classes, list) or len(classes) < 1 or not all(isinstance(c, str) for c in classes)
+                or len(set(classes)) != len(classes)):
+            raise bad(meta_path, "'classes' must be a list of distinct class names")
+        d = meta.get("n_features")
+        if not isinstance(d, int) or isinstance(d, bool) or d < 1:
+            raise bad(meta_path, f"'n_features' must be a positive integer; got {d!r}")
+        params = meta.get("params", {})
+        if not isinstance(params, dict) or not set(params) <= {"C", "max_iter"} or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in params.values()):
+            raise bad(meta_path, "'params' must be an object with numeric C and max_iter")
+        try:
+            with np.load(arr_path, allow_pickle=False) as z:
+                coef, intercept = np.asarray(z["coef"]), np.asarray(z["intercept"])
+        except KeyError as exc:
+            raise bad(arr_path, f"has no array {exc}") from exc
+        except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError: a damaged file
+            raise bad(arr_path, f"unreadable .npz file ({type(exc).__name__}: damaged, or not saved by fewlabels)") from exc
+        k = len(classes)
+        if coef.dtype.kind != "f" or coef.shape != (k, d):
+            raise bad(arr_path, f"weights 'coef' have shape {coef.shape} and dtype {coef.dtype}, but model.json "
+                                f"lists {k} classes of {d} features: expected float ({k}, {d})")
+        if intercept.dtype.kind != "f" or intercept.shape != (k,):
+            raise bad(arr_path, f"'intercept' has shape {intercept.shape} and dtype {intercept.dtype}; expected "
+                                f"float ({k},), one per class")
+        if not np.isfinite(coef).all():
+            raise bad(arr_path, "weights 'coef' hold NaN or infinite values")
+        # -inf marks a class the model never predicts (no row had it); NaN or +inf is damage
+        if np.isnan(intercept).any() or np.isposinf(intercept).any() or not np.isfinite(intercept).any():
+            raise bad(arr_path, "'intercept' holds NaN or +inf, or no finite value")
+        model = cls(**params)
         model.coef_, model.intercept_ = coef, intercept
-        model.classes_ = np.asarray(meta["classes"], dtype=object)
-        model.n_features_in_ = int(meta["n_features"])
+        model.classes_ = np.asarray(classes, dtype=object)
+        model.n_features_in_ = d
         return model, meta

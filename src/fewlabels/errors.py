@@ -40,3 +40,52 @@ def where(path=None, column=None, row=None) -> str:
     if row is not None:
         parts.append(f"row {int(row) + 1}")
     return (", ".join(parts) + ": ") if parts else ""
+
+
+# -- library warnings ---------------------------------------------------------------------
+
+#: warnings that tell a developer, not a user, something (left to Python's own filters)
+_DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
+def warning_lines(records) -> list[str]:
+    """One line per distinct warning in ``records`` (from ``warnings.catch_warnings(record=True)``):
+    ``"ConvergenceWarning (sklearn): lbfgs failed to converge ... (3 times)"``. Developer
+    warnings (deprecations) are left out."""
+    counts: dict[str, int] = {}
+    for r in records:
+        if issubclass(r.category, _DEVELOPER_WARNINGS):
+            continue
+        text = " ".join(str(r.message).split())
+        origin = (getattr(r.category, "__module__", "") or "").split(".")[0]
+        origin = f" ({origin})" if origin and origin != "builtins" else ""
+        line = f"{r.category.__name__}{origin}: {text[:300]}{'...' if len(text) > 300 else ''}"
+        counts[line] = counts.get(line, 0) + 1
+    return [line + (f" ({n} times)" if n > 1 else "") for line, n in counts.items()]
+
+
+class captured_warnings:
+    """Context manager that records the warnings raised inside it (libraries such as
+    scikit-learn warn instead of failing) and, on a normal exit, appends one line per
+    distinct warning to ``into`` (a report's ``warnings`` list) instead of printing them."""
+
+    def __init__(self, into: list):
+        import warnings
+
+        self.into = into
+        self._cm = warnings.catch_warnings(record=True)
+
+    def __enter__(self):
+        import warnings
+
+        self._records = self._cm.__enter__()
+        warnings.simplefilter("always")
+        for category in _DEVELOPER_WARNINGS:
+            warnings.simplefilter("ignore", category)
+        return self._records
+
+    def __exit__(self, exc_type, exc, tb):
+        self._cm.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self.into.extend(warning_lines(self._records))
+        return False

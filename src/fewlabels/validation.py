@@ -78,3 +78,13 @@ def check_in_range(name: str, value, low=None, high=None, *, low_open=False) -> 
         raise ConfigError(f"{name}={value!r} is out of range; it must be {'>' if low_open else '>='} {low}")
     if high is not None and value > high:
         raise ConfigError(f"{name}={value!r} is out of range; it must be <= {high}")
+
+
+def check_random_state(random_state, name: str = "--seed") -> None:
+    """``random_state`` must be None or an integer in 0..2**32 - 1 (what numpy's generators accept)."""
+    if random_state is None:
+        return
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise ConfigError(f"{name}={random_state!r}: the seed must be an integer from 0 to {2**32 - 1}")
+    if not 0 <= int(random_state) < 2**32:
+        raise ConfigError(f"{name}={random_state}: the seed must be from 0 to {2**32 - 1}; choose another")

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from .match import TextChunk
-from .rules import Rule, check_rules
+from .rules import InterruptGuard, Rule, check_rules, describe_exit
 
 #: ``progress(rows_done, rows_total)``, called after each chunk
 Progress = Callable[[int, int], None]
@@ -77,12 +77,17 @@ def _line_in(exc: BaseException, source: str) -> int | None:
 
 
 def _run_python_rule(r: Rule, chunk: TextChunk, start: int, code: dict, strict: bool, errors: dict,
-                     classes: Sequence[str]) -> np.ndarray:
-    """One Python rule over one chunk → int codes (b,), -1 where it abstains or raised."""
+                     classes: Sequence[str], guard: InterruptGuard | None = None) -> np.ndarray:
+    """One Python rule over one chunk → int codes (b,), -1 where it abstains or raised.
+
+    A rule that calls ``sys.exit()`` or raises ``KeyboardInterrupt`` itself is an error of the
+    rules file (a real Ctrl-C, told apart by ``guard``, still interrupts)."""
     texts = chunk.python
     try:  # fast path: no row raises
         out = [r.func(s) for s in texts]
-    except Exception:  # noqa: BLE001 - some row raised: redo the chunk row by row
+    except BaseException as first:  # noqa: BLE001 - some row raised: redo the chunk row by row
+        if not isinstance(first, Exception) and not (guard is not None and guard.from_user(first)):
+            raise  # a real Ctrl-C
         out = []
         for i, s in enumerate(texts):
             try:
@@ -98,6 +103,14 @@ def _run_python_rule(r: Rule, chunk: TextChunk, start: int, code: dict, strict: 
                                                "error": f"{type(exc).__name__}: {exc}", "line": line, "count": 0})
                 e["count"] += 1
                 out.append(None)
+            except BaseException as exc:
+                if guard is None or not guard.from_user(exc):
+                    raise
+                line = _line_in(exc, r.source)
+                at = f" (line {line} of the rules file)" if line else ""
+                raise InputError(f"{r.source or r.name}: rule {r.name!r} {describe_exit(exc)} on row "
+                                 f"{start + i + 1}{at}; a rule must return a class name or None, never end the "
+                                 "program") from None
     col = np.fromiter((-1 if v is None else code.get(v, -2) if isinstance(v, str) else -2 for v in out),
                       np.int16, len(out))
     bad = np.flatnonzero(col == -2)
@@ -149,7 +162,24 @@ def apply_rules(texts: Sequence[str], rules: Sequence[Rule], classes: Sequence[s
     L = np.full((n, m), -1, dtype=_codes_dtype(len(classes)))
     seconds = {r.name: 0.0 for r in rules}
     errors: dict[str, dict] = {}
-    any_vote = False
+    with InterruptGuard() as guard:
+        _apply_chunks(texts, rules, classes, L, code, strict, errors, seconds, chunk_size, progress, guard)
+    any_vote = bool((L >= 0).any())
+    if n and m and not any_vote and errors:
+        e = next(iter(errors.values()))
+        at = f", line {e['line']} of the rules file" if e.get("line") else ""
+        others = f"; {len(errors) - 1} other rule(s) raised too" if len(errors) > 1 else ""
+        raise InputError(f"no rule voted on any of the {n} rows: rule {e['rule']!r} raised on {e['count']} row(s), "
+                         f"first on row {e['row']}{at}: {e['error']}{others}; fix the rule (see `fewlabels rules` "
+                         "for each rule's errors)")
+    if n and m and not any_vote:
+        raise InputError(f"none of the {m} rules voted on any of the {n} rows; check that they fit these texts "
+                         "(keywords match whole words, case-insensitively) and the text column is the right one")
+    return ApplyResult(L, [r.name for r in rules], classes, list(errors.values()), seconds)
+
+
+def _apply_chunks(texts, rules, classes, L, code, strict, errors, seconds, chunk_size, progress, guard) -> None:
+    n = len(texts)
     for start in range(0, n, chunk_size):
         chunk = TextChunk(list(texts[start:start + chunk_size]))
         bad = next((i for i, s in enumerate(chunk.texts) if s is not None and not isinstance(s, str)), None)
@@ -162,13 +192,8 @@ def apply_rules(texts: Sequence[str], rules: Sequence[Rule], classes: Sequence[s
             if r.vectorised:
                 block[r.matches(chunk), j] = code[r.label]
             else:
-                block[:, j] = _run_python_rule(r, chunk, start, code, strict, errors, classes)
+                block[:, j] = _run_python_rule(r, chunk, start, code, strict, errors, classes, guard)
             seconds[r.name] += time.perf_counter() - t
-        any_vote = any_vote or bool((block >= 0).any())
         if progress is not None:
             progress(start + len(chunk), n)
-    if n and m and not any_vote:
-        raise InputError(f"none of the {m} rules voted on any of the {n} rows; check that they fit these texts "
-                         "(keywords match whole words, case-insensitively) and the text column is the right one")
-    return ApplyResult(L, [r.name for r in rules], classes, list(errors.values()), seconds)
 

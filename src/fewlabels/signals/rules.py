@@ -41,7 +41,9 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import re
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -131,6 +133,50 @@ class Rule:
         return self.label if self.matches(TextChunk([text]))[0] else None
 
 
+# -- running user code ----------------------------------------------------------------------
+
+
+class InterruptGuard:
+    """While active, tells a real Ctrl-C from a ``KeyboardInterrupt`` (or ``SystemExit``) that
+    a rules file raised itself.
+
+    In the main thread, with Python's default SIGINT handler, it installs a handler that
+    notes the key press before raising ``KeyboardInterrupt`` as usual. Elsewhere every
+    ``KeyboardInterrupt`` counts as a real one. :meth:`from_user` says whether an exception
+    came from the user's code (and so is an error of the rules file)."""
+
+    def __enter__(self):
+        self.pressed = False
+        self._old = None
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            def on_sigint(signum, frame):
+                self.pressed = True
+                raise KeyboardInterrupt
+
+            self._old = signal.signal(signal.SIGINT, on_sigint)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+    def from_user(self, exc: BaseException) -> bool:
+        if isinstance(exc, KeyboardInterrupt):
+            return self._old is not None and not self.pressed
+        return isinstance(exc, (SystemExit, GeneratorExit))
+
+
+def describe_exit(exc: BaseException) -> str:
+    """``sys.exit(1)`` / ``KeyboardInterrupt`` / ``TypeError: ...``, for messages."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({'' if exc.code is None else repr(exc.code)})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "raised KeyboardInterrupt"
+    return f"raised {type(exc).__name__}: {exc}"
+
+
 # -- loading -------------------------------------------------------------------------------
 
 
@@ -140,14 +186,21 @@ def _load_python(path: Path) -> list[Rule]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
     sys.path.insert(0, str(path.parent))  # a rules file may import helpers next to it
+    guard = InterruptGuard()
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the user's file: show its error and line, not our traceback
+        with guard:
+            spec.loader.exec_module(module)
+    except BaseException as exc:  # the user's file: show its error and line, not our traceback
+        if not isinstance(exc, Exception) and not guard.from_user(exc):
+            raise  # a real Ctrl-C
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
         line = frames[-1].lineno if frames else getattr(exc, "lineno", None)
         where = f", line {line}" if line else ""
-        raise InputError(f"{path}{where}: cannot import the rules file ({type(exc).__name__}: {exc}); "
-                         "fix the Python error") from exc
+        if isinstance(exc, Exception):
+            raise InputError(f"{path}{where}: cannot import the rules file ({type(exc).__name__}: {exc}); "
+                             "fix the Python error") from exc
+        raise InputError(f"{path}{where}: the rules file {describe_exit(exc)} while being imported; a rules file "
+                         "should only define rules (put script code under `if __name__ == '__main__':`)") from None
     finally:
         if str(path.parent) in sys.path:
             sys.path.remove(str(path.parent))
