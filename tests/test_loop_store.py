@@ -189,3 +189,25 @@ def test_review_session_puts_suspected_label_errors_first(tmp_path):
     assert first["kind"] == "suspect" and first["key"] == f"r{wrong}"
     assert first["given"] == b.classes[1] and first["guess"] == b.classes[0]
     assert sum(it["kind"] == "suggested" for it in s.items) == 5
+
+
+def test_html_report_has_the_rule_analysis_with_rules(tmp_path):
+    b = make_blobs(n=90, k=3, per_class=4, seed=6)
+    words = {"class_0": "invoice", "class_1": "crash", "class_2": "password"}
+    rows = [{"text": f"row {i} about {words[b.classes[b.truth[i]]]}", "label": b.classes[b.y[i]] if b.y[i] >= 0 else ""}
+            for i in range(b.n)]
+    path = tmp_path / "t.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, ["text", "label"])
+        w.writeheader()
+        w.writerows(rows)
+    np.save(tmp_path / "v.npy", b.X)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[class_0]\nkeywords = ["invoice"]\n[class_1]\nkeywords = ["crash"]\n')
+    html = tmp_path / "r.html"
+    r = runner.invoke(app, ["label", str(path), "--vectors", str(tmp_path / "v.npy"),
+                            "--rules", str(rules), "--out", str(tmp_path / "o.csv"), "--html", str(html)])
+    assert r.exit_code == 0, r.output
+    page = html.read_text()
+    assert 'id="rules"' in page and "keyword" in page.lower()
+    assert 'aria-label="reliability diagram"' in page and 'id="suggestions"' in page
