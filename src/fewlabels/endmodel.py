@@ -153,9 +153,12 @@ class EndModel:
             raise bad(meta_path, "'params' must be an object with numeric C and max_iter")
         try:
             with np.load(arr_path, allow_pickle=False) as z:
+                missing = [k for k in ("coef", "intercept") if k not in z.files]
+                if missing:
+                    raise bad(arr_path, f"has no array {missing[0]!r}")
                 coef, intercept = np.asarray(z["coef"]), np.asarray(z["intercept"])
-        except KeyError as exc:
-            raise bad(arr_path, f"has no array {exc}") from exc
+        except InputError:
+            raise
         except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError: a damaged file
             raise bad(arr_path, f"unreadable .npz file ({type(exc).__name__}: damaged, or not saved by fewlabels)") from exc
         k = len(classes)
