@@ -274,3 +274,53 @@ def test_blocks_give_the_same_answer(monkeypatch, votes3):
     assert a.converged_ and b.converged_
     # rho ~ 0.75: each run within 1e-6 * 3 of the fixed point, posteriors within ~3e-5; 3x margin
     np.testing.assert_allclose(b.predict_proba(votes3.L), a.predict_proba(votes3.L), atol=1e-4)
+
+
+# -- degenerate optima (issue 10) ---------------------------------------------------------------
+
+
+def test_many_sparse_one_class_rules_on_nine_imbalanced_classes_do_not_collapse():
+    """60 sparse keyword-style rules, 9 imbalanced classes, no labels: the setting where EM
+    poured classes into others (before the guard: Dawid-Skene 0.269 and metal 0.323 on the
+    covered rows against majority vote's 0.741, on this very L). Now neither empties a class,
+    and both stay at or above majority vote."""
+    bal = [0.3, 0.2, 0.12, 0.1, 0.08, 0.07, 0.06, 0.04, 0.03]
+    s = make_votes(4000, 60, 9, polarity="one", class_balance=bal, coverage=(0.01, 0.08),
+                   accuracy=(0.5, 0.95), random_state=0)
+    covered = (s.L >= 0).any(axis=1)
+    mv = (MajorityVoteLabeler(n_classes=9).fit(s.L).predict(s.L)[covered] == s.truth[covered]).mean()
+    for model in (DawidSkeneLabeler, MetalLabeler):
+        m = model(n_classes=9).fit(s.L)
+        pred = m.predict(s.L)
+        assert lm.emptied_classes(pred, s.L, 9) == []
+        assert (pred[covered] == s.truth[covered]).mean() >= mv - 1e-9
+        assert m.start_ and len(m.attempts_) >= 2
+
+
+def test_the_guard_keeps_a_sound_fit_and_reports_its_attempts():
+    s = make_votes(5000, 10, 3, random_state=4)
+    m = DawidSkeneLabeler(n_classes=3).fit(s.L)
+    assert m.fallback_ is None and m.start_ in ("majority", "weighted_majority")
+    assert all(a["emptied"] == [] for a in m.attempts_)
+    assert m.log_likelihood_ == max(a["score"] for a in m.attempts_)
+
+
+def test_emptied_classes_hand_case():
+    # class 1 is the only vote on rows 2-7; a model that calls them all 0 has emptied it
+    L = np.array([[0, -1]] * 2 + [[1, -1]] * 6 + [[0, 1]])
+    assert lm.emptied_classes(np.zeros(9, int), L, 2) == [1]
+    assert lm.emptied_classes(np.r_[0, 0, 1, 1, 1, 0, 0, 0, 0], L, 2) == []  # 3 of 6 kept: not emptied
+    assert lm.emptied_classes(np.zeros(5, int), L[2:7], 2) == [1]
+    assert lm.emptied_classes(np.zeros(4, int), L[2:6], 2) == []  # 4 unanimous rows: too few to judge
+
+
+def test_majority_vote_breaks_ties_at_random_not_toward_class_zero():
+    L = np.array([[0, 1]] * 400 + [[2, 1]] * 400)
+    pred = MajorityVoteLabeler(n_classes=3, random_state=0).fit(L).predict(L)
+    share = np.bincount(pred, minlength=3) / len(L)
+    assert 0.4 < share[1] < 0.6  # tied with 0 on half the rows, with 2 on the other half
+    assert share[0] > 0.15 and share[2] > 0.15
+    again = MajorityVoteLabeler(n_classes=3, random_state=0).fit(L).predict(L)
+    np.testing.assert_array_equal(pred, again)
+    P = MajorityVoteLabeler(n_classes=3).fit(L).predict_proba(L)
+    np.testing.assert_allclose(P[0], [0.5, 0.5, 0], atol=1e-8)  # the nudge is invisible

@@ -10,10 +10,16 @@ not vote for every class.
 name                   model                                                        fit cost
 =====================  ===========================================================  ==================
 ``majority``           share of the votes per class                                 O(n·m·k)
-``weighted_majority``  votes weighted by each rule's log-odds of being right        O(n·m·k)
+``weighted_majority``  votes weighted by each rule's log-odds of being right        O(iters·n·m·k)
 ``dawid_skene``        Dawid & Skene (1979) EM, a confusion matrix per rule         O(iters·n·m·k²)
 ``metal``              Snorkel MeTaL (Ratner et al. 2019): moments of L              O(n·m²·k²) once (*)
 =====================  ===========================================================  ==================
+
+Without labels, EM and the moment fit over many sparse one-class rules have degenerate
+optima (a class absorbs others). ``dawid_skene`` and ``metal`` therefore fit from more than
+one start and keep the best fit that empties no class the rules vote for
+(:func:`emptied_classes`), or fall back to majority vote (``fallback_``, ``attempts_``).
+Majority-vote ties are broken at random, seeded (:func:`break_ties`), never toward class 0.
 
 (*) on at most ``moment_sample`` rows (250 000 by default), plus a Dawid-Skene fit on a
 sample for the class balance.
@@ -205,6 +211,59 @@ def _softmax(S: np.ndarray) -> np.ndarray:
     return E / E.sum(axis=1, keepdims=True)
 
 
+#: relative size of the random nudge that breaks exact ties (far below any real difference)
+_TIE_EPS = 1e-9
+
+
+def break_ties(P: np.ndarray, random_state: int | None) -> np.ndarray:
+    """P with exact ties among a row's top classes broken at random (seeded), rows re-normalised.
+
+    A tie left in P goes to the lowest class code at every argmax downstream: on WRENCH's
+    TREC rules, where a rule that fires on 62 % of the rows votes class 0 and is right on 23 %
+    of them, that made majority vote 0.576 against 0.614 with Snorkel's random tie-break.
+    Each entry moves by at most ``_TIE_EPS`` relative, so probabilities are unchanged for
+    every other purpose. Same seed and rows, same bytes. Cost O(n·k).
+    """
+    rng = np.random.default_rng(0 if random_state is None else random_state)
+    Q = P * (1 + _TIE_EPS * rng.random(P.shape))
+    return Q / Q.sum(axis=1, keepdims=True)
+
+
+def unanimous_rows(L: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, class): rows with at least one vote where every vote names the same class."""
+    counts = vote_counts(L, k)
+    total = counts.sum(axis=1)
+    top = counts.max(axis=1)
+    return (total > 0) & (top == total), counts.argmax(axis=1)
+
+
+#: a class counts as emptied when a label model keeps it on fewer than this share of the rows
+#: whose every vote names it (see :func:`emptied_classes`)
+MIN_UNANIMOUS_KEPT = 0.5
+#: ... and the rules vote for it unanimously on at least this many rows (fewer say too little)
+MIN_UNANIMOUS_ROWS = 5
+
+
+def emptied_classes(pred: np.ndarray, L: np.ndarray, k: int) -> list[int]:
+    """Classes a label model has emptied: the sanity check against degenerate optima.
+
+    Without labels to anchor it, EM over many sparse one-class rules can explain one
+    class's votes by another class (a class absorbs others, or every row goes to one
+    class). The symptom is visible in L alone: on the rows where every voting rule names
+    class c, the model predicts c on fewer than ``MIN_UNANIMOUS_KEPT`` of them. Believing
+    the rules for c wrong more often than right where nothing contradicts them is what
+    such an optimum does, and no unlabeled data can confirm it. Checked for classes with
+    at least ``MIN_UNANIMOUS_ROWS`` unanimous rows. Cost O(n·m·k).
+    """
+    mask, cls = unanimous_rows(L, k)
+    out = []
+    for c in range(k):
+        rows = mask & (cls == c)
+        if rows.sum() >= MIN_UNANIMOUS_ROWS and (pred[rows] == c).mean() < MIN_UNANIMOUS_KEPT:
+            out.append(c)
+    return out
+
+
 # -- the labelers -------------------------------------------------------------------------------
 
 
@@ -285,76 +344,125 @@ class MajorityVoteLabeler(_VoteModel):
     def _predict_proba(self, L):
         counts = vote_counts(L, self.n_classes_)
         total = counts.sum(axis=1, keepdims=True)
-        return np.where(total > 0, counts / np.maximum(total, 1), self.prior_)
+        return break_ties(np.where(total > 0, counts / np.maximum(total, 1), self.prior_), self.random_state)
 
 
 class WeightedMajorityLabeler(_VoteModel):
     """Votes weighted by their log-odds of being right: w_j = log((k − 1)·a_j / (1 − a_j)).
 
     With conditionally independent rules whose errors spread evenly over the other
-    classes, this weighted vote plus log π is the exact posterior (the "one-coin" model).
-    A rule's accuracy a_j comes from the given labels it voted on (add-one smoothed) when
-    there are at least ``min_labeled``; else from agreement: g_j, the mean share of the
-    other rules' votes on its rows that agree with it, is turned into an accuracy with the
-    one-coin identity g_j = a_j·ā + (1 − a_j)(1 − ā)/(k − 1), ā being the mean accuracy
-    that the mean agreement implies. a_j is clipped to [1/k + 0.001, 0.999], so a rule no
-    better than chance gets weight ~0, never a negative one.
+    classes, this weighted vote is the exact posterior (the "one-coin" model, Dawid-Skene
+    with one accuracy per rule). A rule's accuracy a_j comes from the given labels it voted
+    on (add-one smoothed) when there are at least ``min_labeled``. Else it is learned from
+    how the rule agrees with the others, by EM on the one-coin model with two guards
+    against the degenerate optima of sparse rules:
+
+    * leave-one-out: a_j is the mean posterior, *given the other rules' votes only*, of
+      the class rule j voted, over the rows where another rule also voted (or that carry a
+      given label). A rule cannot vouch for itself, and rows it alone covers say nothing;
+    * a Beta prior on accuracy, mean ``prior_accuracy`` (0.7, Snorkel's ``prec_init``) and
+      ``prior_strength`` pseudo-votes, so that a rule that rarely overlaps with others
+      stays near a typical rule's accuracy instead of at an extreme.
+
+    The class prior is left out of these posteriors and of the covered rows' prediction
+    unless at least ``MIN_LABELS_TO_START`` labels give it: a prior re-estimated from the
+    model's own output feeds back (a class grows, wins more ties, grows again) and emptied
+    every class but one on WRENCH's TREC and YouTube rules. a_j is clipped to
+    [1/k + 0.001, 0.999], so a rule no better than chance gets weight ~0, never a negative one.
 
     Parameters
     ----------
     min_labeled : int, default=5
+    prior_accuracy : float, default=0.7
+    prior_strength : float, default=2.0
+    max_iter : int, default=50
     n_classes : int
-    random_state : unused; the model is deterministic
+    random_state : int, default=0
+        Seeds the breaking of exact ties (see :func:`break_ties`).
 
     Attributes
     ----------
     accuracies_ : (m,) estimated accuracy of each rule
     weights_ : (m,) log-odds weights
-    prior_ : (k,) class prior (given labels, else the majority vote's)
+    prior_ : (k,) class prior for rows without votes (given labels, else the majority vote's)
+    from_labels_ : (m,) bool, accuracy taken from the given labels
+    n_iter_ : EM iterations
 
-    Cost: O(n·m·k) time, O(n·k) memory.
+    Cost: O(iters·n·m·k) time, O(b·m·k) memory per block of b rows beyond L.
     """
 
     name = "weighted_majority"
 
-    def __init__(self, min_labeled: int = 5, n_classes: int | None = None, random_state: int | None = 0):
+    def __init__(self, min_labeled: int = 5, prior_accuracy: float = 0.7, prior_strength: float = 2.0,
+                 max_iter: int = 50, n_classes: int | None = None, random_state: int | None = 0):
         self.min_labeled = min_labeled
+        self.prior_accuracy = prior_accuracy
+        self.prior_strength = prior_strength
+        self.max_iter = max_iter
         self.n_classes = n_classes
         self.random_state = random_state
 
-    def _fit(self, L, y):
+    def _clip(self, a: np.ndarray) -> np.ndarray:
+        return np.clip(a, 1.0 / self.n_classes_ + 1e-3, 1 - 1e-3)
+
+    def _weights(self, a: np.ndarray) -> np.ndarray:
+        a = self._clip(a)
+        return np.log((self.n_classes_ - 1) * a / (1 - a))
+
+    def _agreement(self, L, y, w) -> tuple[np.ndarray, np.ndarray]:
+        """(Σ_i P_loo(rule j right on row i), number of such rows) per rule, block by block."""
         k, (n, m) = self.n_classes_, L.shape
-        self.prior_ = MajorityVoteLabeler(n_classes=k).fit(L, y).prior_
-        agree, pairs = np.zeros(m), np.zeros(m)
-        n_lab, n_right = np.zeros(m), np.zeros(m)
-        lab = y >= 0
+        agree, used = np.zeros(m), np.zeros(m)
+        log_vp = np.log(self.vote_prior_)
         step = _block_rows(m, k)
         for s in range(0, n, step):
             B, yb = L[s:s + step], y[s:s + step]
-            counts = vote_counts(B, k)
             voted = B >= 0
-            others = counts.sum(axis=1, keepdims=True) - 1  # other rules voting on the row
-            same = np.take_along_axis(counts, np.maximum(B, 0).astype(np.intp), axis=1) - 1
-            ok = voted & (others > 0)
-            agree += np.where(ok, same / np.maximum(others, 1), 0).sum(axis=0)
-            pairs += ok.sum(axis=0)
-            lb = lab[s:s + step, None]
-            n_lab += (voted & lb).sum(axis=0)
-            n_right += ((B == yb[:, None]) & lb).sum(axis=0)  # abstain (-1) must not match unlabeled (-1)
-        from_labels = n_lab >= self.min_labeled
-        # agreement g_j with another rule of accuracy a is a_j·a + (1 − a_j)(1 − a)/(k − 1) under
-        # the one-coin model; solve for a_j, with the mean accuracy a from the mean agreement
-        g = (agree + 0.5) / (pairs + 1)
-        g_mean = float(np.clip(g.mean(), 1.0 / k + 1e-3, 1.0))
-        a_mean = (1 + np.sqrt(1 - k + k * (k - 1) * g_mean)) / k
-        from_agreement = ((k - 1) * g + a_mean - 1) / max(k * a_mean - 1, 1e-3)
-        acc = np.where(from_labels, (n_right + 1) / (n_lab + 2), from_agreement)
-        self.accuracies_ = np.clip(acc, 1.0 / k + 1e-3, 1 - 1e-3)
-        self.weights_ = np.log((k - 1) * self.accuracies_ / (1 - self.accuracies_))
-        self.from_labels_ = from_labels
+            Z = vote_counts(B, k, w) + log_vp
+            top = Z.max(axis=1, keepdims=True)
+            E = np.exp(Z - top)
+            tot = E.sum(axis=1, keepdims=True)
+            p = np.take_along_axis(E, np.maximum(B, 0).astype(np.intp), axis=1) / tot
+            lb = yb >= 0
+            p[lb] = B[lb] == yb[lb, None]  # a given label is the truth
+            use = voted & ((voted.sum(axis=1, keepdims=True) > 1) | lb[:, None])
+            agree += np.where(use, p, 0).sum(axis=0)
+            used += use.sum(axis=0)
+        return agree, used
+
+    def _fit(self, L, y):
+        k, m = self.n_classes_, L.shape[1]
+        if not 0 < self.prior_accuracy < 1 or not self.prior_strength > 0:
+            raise ConfigError(f"prior_accuracy={self.prior_accuracy!r} must be in (0, 1) and "
+                              f"prior_strength={self.prior_strength!r} > 0")
+        self.prior_ = MajorityVoteLabeler(n_classes=k).fit(L, y).prior_
+        n_labeled = int((y >= 0).sum())
+        self.vote_prior_ = self.prior_ if n_labeled >= MIN_LABELS_TO_START else np.full(k, 1.0 / k)
+        lab = (y >= 0)[:, None]
+        voted = L >= 0
+        n_lab = (voted & lab).sum(axis=0)
+        n_right = ((L == y[:, None]) & lab).sum(axis=0)  # abstain (-1) must not match unlabeled (-1)
+        self.from_labels_ = n_lab >= self.min_labeled
+        from_labels = (n_right + 1) / (n_lab + 2)
+        a = np.where(self.from_labels_, from_labels, self.prior_accuracy)
+        a0, s0 = self.prior_accuracy, self.prior_strength
+        self.n_iter_ = 0
+        if not self.from_labels_.all():
+            for it in range(1, self.max_iter + 1):
+                agree, used = self._agreement(L, y, self._weights(a))
+                new = np.where(self.from_labels_, from_labels, (agree + a0 * s0) / (used + s0))
+                delta = np.abs(new - a).max()
+                a, self.n_iter_ = new, it
+                if delta < 1e-4:
+                    break
+        self.accuracies_ = self._clip(a)
+        self.weights_ = self._weights(a)
 
     def _predict_proba(self, L):
-        return _softmax(vote_counts(L, self.n_classes_, self.weights_) + np.log(self.prior_))
+        counts = vote_counts(L, self.n_classes_, self.weights_)
+        covered = (L >= 0).any(axis=1)
+        P = np.where(covered[:, None], _softmax(counts + np.log(self.vote_prior_)), self.prior_)
+        return break_ties(P, self.random_state)
 
 
 class _GenerativeLabeler(_VoteModel):
@@ -379,9 +487,49 @@ class _GenerativeLabeler(_VoteModel):
         return T
 
     def _predict_proba(self, L):
+        if getattr(self, "fallback_", None) is not None:
+            return self.fallback_.predict_proba(L)
         rows = distinct_rows(L, None, self.n_classes_)
         A, b = self._tables(getattr(self, "abstain_evidence", False))
         return rows.expand(self._posterior_rows(rows, A, b))
+
+    # -- guarding against degenerate optima -----------------------------------------------------
+    def _fit_guarded(self, L, y, attempts, fallback_prior=None, first_sound: bool = False) -> None:
+        """Fit each attempt in turn (callables that set the parameters and return a score,
+        higher is better, comparable across attempts); keep the best one whose predictions
+        empty no class the rules vote for (:func:`emptied_classes`); when every attempt
+        empties one, fall back to majority vote, which cannot.
+
+        Sets ``attempts_`` (one dict per attempt: name, score, emptied class codes),
+        ``start_`` (the attempt kept, or "majority (fallback)") and ``fallback_`` (the
+        fitted :class:`MajorityVoteLabeler`, or None; its prior for rows without votes is
+        ``fallback_prior`` when given). With ``first_sound`` the attempts are in order of
+        preference and the first that passes is kept without trying the rest. Cost: the
+        attempts' fits plus one prediction over L each.
+        """
+        k = self.n_classes_
+        self.fallback_, self.attempts_ = None, []
+        best = None
+        for name, attempt in attempts:
+            score = attempt()
+            rows = distinct_rows(L, None, k)  # judged on the votes cast, as the check is about them
+            emptied = emptied_classes(rows.expand(self._posterior_rows(rows, *self._tables(False))).argmax(axis=1),
+                                      L, k)
+            self.attempts_.append({"start": name, "score": float(score), "emptied": emptied})
+            if not emptied and (best is None or score > best[0]):
+                best = (score, name, dict(vars(self)))
+                if first_sound:
+                    break
+        attempts_ = self.attempts_
+        if best is None:
+            self.fallback_ = MajorityVoteLabeler(n_classes=k, random_state=self.random_state).fit(L, y)
+            if fallback_prior is not None:
+                self.fallback_.prior_ = np.asarray(fallback_prior, dtype=np.float64)
+            self.start_ = "majority (fallback)"
+            self.prior_ = self.fallback_.prior_
+            return
+        vars(self).update(best[2])  # the kept attempt's fitted state
+        self.attempts_, self.start_ = attempts_, best[1]
 
     def _break_symmetry(self):
         """Name the latent classes so that the rules mostly vote for the class they fire on.
@@ -513,6 +661,8 @@ class DawidSkeneLabeler(_GenerativeLabeler):
                 Z = T.sum(axis=1, keepdims=True)
                 T /= Z
                 ll += float((rows.w[sl] * (np.log(Z[:, 0]) + top[:, 0])).sum())
+            elif isinstance(start, np.ndarray):
+                T = start[sl].copy()
             elif start == "labels":
                 T = np.zeros_like(S)
             else:
@@ -525,17 +675,20 @@ class DawidSkeneLabeler(_GenerativeLabeler):
             N += WT.sum(axis=0)
         return C, N, ll
 
-    def _fit(self, L, y):
-        self._check_params()
-        rows = distinct_rows(L, y, self.n_classes_)
+    def _em(self, rows: _Rows, start) -> float:
+        """EM from ``start`` ("majority": the majority vote, rules with labeled votes from
+        the labels; or an (u, k) array of starting posteriors); returns the log-likelihood."""
         n_labeled = rows.w[rows.y >= 0].sum()
-        self.cond_, self.prior_ = self._m_step(*self._pass(rows, "majority")[:2])
-        self.start_from_labels_ = _labeled_votes(rows) >= MIN_LABELED_VOTES_TO_START
-        if self.start_from_labels_.any() or n_labeled >= MIN_LABELS_TO_START:
-            cond, prior = self._m_step(*self._pass(rows, "labels")[:2])
-            self.cond_[self.start_from_labels_] = cond[self.start_from_labels_]
-            if n_labeled >= MIN_LABELS_TO_START:
-                self.prior_ = prior
+        if isinstance(start, str):
+            self.cond_, self.prior_ = self._m_step(*self._pass(rows, "majority")[:2])
+            self.start_from_labels_ = _labeled_votes(rows) >= MIN_LABELED_VOTES_TO_START
+            if self.start_from_labels_.any() or n_labeled >= MIN_LABELS_TO_START:
+                cond, prior = self._m_step(*self._pass(rows, "labels")[:2])
+                self.cond_[self.start_from_labels_] = cond[self.start_from_labels_]
+                if n_labeled >= MIN_LABELS_TO_START:
+                    self.prior_ = prior
+        else:
+            self.cond_, self.prior_ = self._m_step(*self._pass(rows, start)[:2])
         self.converged_, ll = False, None
         for it in range(1, self.max_iter + 1):
             C, N, ll = self._pass(rows, None)
@@ -550,6 +703,23 @@ class DawidSkeneLabeler(_GenerativeLabeler):
         if n_labeled < MIN_LABELS_TO_START:  # too few labels to anchor the classes
             self._break_symmetry()
         self._set_accuracies()
+        return ll
+
+    def _fit(self, L, y):
+        self._check_params()
+        rows = distinct_rows(L, y, self.n_classes_)
+
+        def from_weighted():
+            P = WeightedMajorityLabeler(n_classes=self.n_classes_, random_state=self.random_state).fit(L, y)
+            T = P.predict_proba(L)
+            if rows.inverse is not None:  # identical rows have identical posteriors
+                U = np.empty((rows.L.shape[0], self.n_classes_))
+                U[rows.inverse] = T
+                T = U
+            return self._em(rows, T)
+
+        self._fit_guarded(L, y, [("majority", lambda: self._em(rows, "majority")),
+                                 ("weighted_majority", from_weighted)])
 
 
 class MetalLabeler(_GenerativeLabeler):
@@ -694,20 +864,29 @@ class MetalLabeler(_GenerativeLabeler):
         with threadpool_limits(1):  # tiny BLAS calls: threads would only contend
             res = minimize(f, mu0.ravel(), jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * mu0.size,
                            options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-12})
-        self.n_iter_ = int(res.nit)
+        self.n_iter_, self.loss_ = int(res.nit), float(res.fun)
         return res.x.reshape(mu0.shape)
 
     def _fit(self, L, y):
-        k, m = self.n_classes_, self.n_features_in_
         rng = np.random.default_rng(self.random_state)
         pi = self._balance(L, y, rng)
         O, d, mu0 = self._moments(self._moment_rows(L, y, rng))
+        attempts = [(self.balance_from_, lambda: self._fit_with(O, d, pi, mu0))]
+        if self.class_balance is None:  # a balance of our own estimate may be what misled it
+            k = self.n_classes_
+            attempts.append(("uniform balance", lambda: self._fit_with(O, d, np.full(k, 1.0 / k), mu0)))
+        self._fit_guarded(L, y, attempts, fallback_prior=pi, first_sound=True)
+
+    def _fit_with(self, O, d, pi, mu0) -> float:
+        """μ for class balance ``pi``; returns minus the moment-matching loss (higher is better)."""
+        k, m = self.n_classes_, self.n_features_in_
         mu = self._fit_mu(O, d, pi, mu0)
         V = np.clip(mu, _TINY, 1.0).reshape(m, k, k).transpose(0, 2, 1)  # (j, c, l)
         V = V / np.maximum(V.sum(axis=2, keepdims=True) / (1 - _TINY), 1.0)  # a rule votes with probability ≤ 1
         self.mu_, self.prior_ = mu, pi
         self.cond_ = np.concatenate([V, 1 - V.sum(axis=2, keepdims=True)], axis=2)
         self._set_accuracies()
+        return -self.loss_
 
 
 #: label models by name (X is L, not embeddings)
