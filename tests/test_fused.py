@@ -65,6 +65,21 @@ def test_uncovered_rows_get_the_class_mix_of_uncovered_given_labels(seed):
     np.testing.assert_allclose(none.uncovered_prior_, none.label_model_.prior_)
 
 
+def test_saerens_prior_recovers_a_shifted_class_mix():
+    """A calibrated classifier trained at 50/50, applied where the mix is 90/10: EM finds 90/10."""
+    from fewlabels.labelers.fused import saerens_prior
+
+    rng = np.random.default_rng(0)
+    truth = (rng.random(20000) < 0.1).astype(int)
+    score = rng.normal(np.where(truth == 1, 1.0, -1.0), 1.0)
+    p1 = 1 / (1 + np.exp(-2 * score))  # exact posterior of N(±1, 1) at 50/50
+    P = np.stack([1 - p1, p1], axis=1)
+    pi, it = saerens_prior(P, np.array([0.5, 0.5]), np.array([0.5, 0.5]))
+    assert abs(pi[1] - truth.mean()) < 0.01 and 1 < it < 100
+    pi2, _ = saerens_prior(P[:0], np.array([0.5, 0.5]), np.array([0.3, 0.7]), given=np.array([9, 1]))
+    np.testing.assert_allclose(pi2, [0.9, 0.1])  # only known rows: their mix
+
+
 def test_auto_label_model_is_metal_from_three_rules():
     X, truth, L, y = spam_like()
     L3 = np.hstack([L, L, np.where(X[:, :1] > 1.0, 1, -1)])
@@ -94,6 +109,7 @@ def test_fused_without_votes_is_refused():
 
 
 @pytest.mark.parametrize("params, match", [({"prior_shift": "yes"}, "prior_shift='yes'"),
+                                           ({"uncovered_prior": "copy"}, "uncovered_prior='copy'"),
                                            ({"label_model": "snorkel"}, "unknown")])
 def test_bad_fused_parameters_are_refused(params, match):
     X, truth, L, y = spam_like()
