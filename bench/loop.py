@@ -42,6 +42,8 @@ from fewlabels.loop.suggest import current_proba, suggest, typicality
 from fewlabels.graph import knn_graph, normalize_rows
 
 BUDGETS = (10, 25, 50, 100, 200)
+#: out-of-fold probabilities of each label-error run, kept so the detectors can be re-scored
+OOF_DIR = ROOT / "bench" / "results" / "loop_oof"
 
 
 def cached(name: str) -> bool:
@@ -133,6 +135,7 @@ def label_errors(ds, seed: int, rate: float, n_labels: int = 200) -> dict:
     P = sel.scores[r.method].oof_proba
     P = P / P.sum(axis=1, keepdims=True)
     truth = np.isin(sel.labeled_index, flip)
+    np.savez_compressed(OOF_DIR / f"oof_{ds.name}_{seed}_{rate:.2f}.npz", P=P, y=sel.y_labeled, truth=truth)
     rec = {"dataset": ds.name, "seed": seed, "rate": rate, "method": r.method, "n_flipped": int(len(flip)),
            "seconds_pipeline": round(time.perf_counter() - t, 1)}
     for m in ("both", "confident_joint", "prune_by_noise_rate"):
@@ -243,6 +246,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--plot", type=Path, default=None)
     args = ap.parse_args(argv)
+    OOF_DIR.mkdir(parents=True, exist_ok=True)
     info = run_info()
     print_run_info(info)
     names = args.datasets or datasets()

@@ -20,6 +20,9 @@ Methods (``method=``):
 * ``both`` (default): rows both methods flag — the more precise of the two, as in the
   paper's C_both.
 
+With every method, a row whose most probable class is its given label is not flagged (as
+in cleanlab's ``find_label_issues``).
+
 Cost: O(m·k) for the thresholds and the joint, O(k² · m log m) for the pruning, O(m·k) memory.
 """
 
@@ -148,8 +151,11 @@ def find_label_issues(P, y, *, method: str = "both") -> LabelIssues:
     y = y.astype(np.int64)
     k = P.shape[1]
     t, conf, has, C = confident_joint(P, y, k)
-    suspect = METHODS[method](P, y, k, conf, has, C)
-    return LabelIssues(suspect, P.argmax(axis=1), P[np.arange(len(y)), y], t, C, method)
+    suggested = P.argmax(axis=1)
+    # a row whose most probable class is its given label is never flagged (as in cleanlab's
+    # find_label_issues): the probabilities agree with the label there
+    suspect = METHODS[method](P, y, k, conf, has, C) & (suggested != y)
+    return LabelIssues(suspect, suggested, P[np.arange(len(y)), y], t, C, method)
 
 
 def selection_label_issues(selection, method_name: str | None = None, *, method: str = "both"):
