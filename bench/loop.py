@@ -12,7 +12,7 @@ with the share of classes that have at least one label.
 Part 2, label errors: 200 random train rows keep their label and 5% or 10% of them are
 flipped to another class at random. ``label_arrays`` (automatic choice) runs on them; on the
 chosen method's out-of-fold probabilities, ``fewlabels_suspect`` (confident learning,
-``both``) is compared with cleanlab's ``find_label_issues`` (its default filter), and with
+``prune_by_noise_rate``; ``both`` and ``confident_joint`` are recorded too) is compared with cleanlab's ``find_label_issues`` (its default filter), and with
 cleanlab on its own (its out-of-fold probabilities from a 5-fold logistic regression on the
 200 labeled rows, as its docs show). Precision, recall and F1 against the flipped rows.
 
@@ -138,7 +138,7 @@ def label_errors(ds, seed: int, rate: float, n_labels: int = 200) -> dict:
     np.savez_compressed(OOF_DIR / f"oof_{ds.name}_{seed}_{rate:.2f}.npz", P=P, y=sel.y_labeled, truth=truth)
     rec = {"dataset": ds.name, "seed": seed, "rate": rate, "method": r.method, "n_flipped": int(len(flip)),
            "seconds_pipeline": round(time.perf_counter() - t, 1)}
-    for m in ("both", "confident_joint", "prune_by_noise_rate"):
+    for m in ("prune_by_noise_rate", "both", "confident_joint"):
         rec[f"fewlabels_{m}"] = prf(find_label_issues(P, sel.y_labeled, method=m).suspect, truth)
     yl = sel.y_labeled
     present = np.unique(yl)
@@ -159,7 +159,7 @@ def label_errors(ds, seed: int, rate: float, n_labels: int = 200) -> dict:
     except ValueError as exc:  # a class too small for the folds
         rec["cleanlab_own"] = {"error": str(exc).splitlines()[0]}
     print(f"  {ds.name} seed {seed} rate {rate:.2f} ({r.method}): "
-          + " ".join(f"{key} F1 {rec[key]['f1']:.2f}" for key in ("fewlabels_both", "cleanlab_same_oof",
+          + " ".join(f"{key} F1 {rec[key]['f1']:.2f}" for key in ("fewlabels_prune_by_noise_rate", "cleanlab_same_oof",
                                                                      "cleanlab_own") if "f1" in rec[key]), flush=True)
     return rec
 
@@ -193,7 +193,7 @@ def summarize_budget(records: list[dict]) -> str:
 
 
 def summarize_errors(records: list[dict]) -> str:
-    keys = ("fewlabels_both", "fewlabels_prune_by_noise_rate", "fewlabels_confident_joint", "cleanlab_same_oof",
+    keys = ("fewlabels_prune_by_noise_rate", "fewlabels_both", "fewlabels_confident_joint", "cleanlab_same_oof",
             "cleanlab_own")
     lines = ["| dataset | noise | " + " | ".join(f"{k} P / R / F1" for k in keys) + " |",
              "|---|---|" + "---|" * len(keys)]

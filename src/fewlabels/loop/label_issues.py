@@ -15,10 +15,11 @@ estimate how many labels of class i are really j.
 Methods (``method=``):
 
 * ``confident_joint``: the rows off the diagonal of the confident joint.
-* ``prune_by_noise_rate``: for each (i, j ≠ i), the round(Q[i, j]) rows labeled i with the
-  largest margin P[:, j] − P[:, i] (cleanlab's default filter).
-* ``both`` (default): rows both methods flag — the more precise of the two, as in the
-  paper's C_both.
+* ``prune_by_noise_rate`` (default): for each (i, j ≠ i), the round(Q[i, j]) rows labeled i
+  with the largest margin P[:, j] − P[:, i] (cleanlab's default filter).
+* ``both``: rows both methods flag (the paper's C_both), more conservative. It was the
+  first default; on the bench (BENCHMARKS.md section 7) it lost recall to the pruning
+  without gaining precision.
 
 With every method, a row whose most probable class is its given label is not flagged (as
 in cleanlab's ``find_label_issues``).
@@ -121,11 +122,11 @@ def _method_both(P, y, k, conf, has, C):
     return _method_confident_joint(P, y, k, conf, has, C) & _method_prune(P, y, k, conf, has, C)
 
 
-METHODS = {"both": _method_both, "confident_joint": _method_confident_joint,
-           "prune_by_noise_rate": _method_prune}
+METHODS = {"prune_by_noise_rate": _method_prune, "both": _method_both,
+           "confident_joint": _method_confident_joint}
 
 
-def find_label_issues(P, y, *, method: str = "both") -> LabelIssues:
+def find_label_issues(P, y, *, method: str = "prune_by_noise_rate") -> LabelIssues:
     """Suspected wrong labels among labeled rows.
 
     Parameters
@@ -134,7 +135,7 @@ def find_label_issues(P, y, *, method: str = "both") -> LabelIssues:
         Out-of-sample probabilities of the m labeled rows (out-of-fold; never in-sample).
     y : array of shape (m,)
         Given class codes 0..k-1.
-    method : "both" (default), "confident_joint" or "prune_by_noise_rate"
+    method : "prune_by_noise_rate" (default), "both" or "confident_joint"
 
     Returns
     -------
@@ -158,7 +159,7 @@ def find_label_issues(P, y, *, method: str = "both") -> LabelIssues:
     return LabelIssues(suspect, suggested, P[np.arange(len(y)), y], t, C, method)
 
 
-def selection_label_issues(selection, method_name: str | None = None, *, method: str = "both"):
+def selection_label_issues(selection, method_name: str | None = None, *, method: str = "prune_by_noise_rate"):
     """:func:`find_label_issues` on a :class:`~fewlabels.select.Selection`'s out-of-fold
     probabilities for ``method_name`` (default: the chosen one). Returns (row indices into
     the pool, LabelIssues)."""

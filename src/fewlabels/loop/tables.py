@@ -128,7 +128,7 @@ def suggest_table(input_path, out_path, *, n: int = 50, random_state=0, progress
 
 
 def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, html_path=None,
-                     issue_method: str = "both", suggest_n: int = 20, text_column=None, label_column=None,
+                     issue_method: str = "prune_by_noise_rate", suggest_n: int = 20, text_column=None, label_column=None,
                      report_path=None, progress=None, **label_options):
     """``pipeline.label_table`` with the store's labels merged into the given ones, a
     ``fewlabels_suspect`` column and ``label_issues`` in the report, and an optional HTML
