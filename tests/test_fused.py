@@ -80,12 +80,12 @@ def test_saerens_prior_recovers_a_shifted_class_mix():
     np.testing.assert_allclose(pi2, [0.9, 0.1])  # only known rows: their mix
 
 
-def test_auto_label_model_is_metal_from_three_rules():
+def test_auto_label_model_is_dawid_skene_from_three_rules():
     X, truth, L, y = spam_like()
     L3 = np.hstack([L, L, np.where(X[:, :1] > 1.0, 1, -1)])
     assert FusedLabeler(votes=L, n_classes=2).fit(X, y).label_model_.name == "majority"
-    assert FusedLabeler(votes=L3, n_classes=2).fit(X, y).label_model_.name == "metal"
-    assert FusedLabeler(votes=L3, label_model="dawid_skene", n_classes=2).fit(X, y).label_model_.name == "dawid_skene"
+    assert FusedLabeler(votes=L3, n_classes=2).fit(X, y).label_model_.name == "dawid_skene"
+    assert FusedLabeler(votes=L3, label_model="metal", n_classes=2).fit(X, y).label_model_.name == "metal"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

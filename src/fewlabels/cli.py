@@ -48,17 +48,44 @@ def progress_bars():
         yield update
 
 
+def _note(line: str) -> None:
+    err.print("[yellow]note:[/] ", end="", highlight=False)
+    err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def user_errors():
+    """Run a command's body: a FewLabelsError becomes ``error: <one line>`` and exit 2;
+    Ctrl-C exits 130; warnings from libraries print as one ``note:`` line each (the pipeline
+    puts those of ``label`` into the report instead); any other exception is a bug, shown on
+    one line with exit 1 (the traceback with FEWLABELS_DEBUG=1)."""
+    import os
+
+    from .errors import captured_warnings
+
+    lines: list[str] = []
     try:
-        yield
+        with captured_warnings(lines):
+            yield
     except FewLabelsError as exc:
         err.print("[bold red]error:[/] ", end="", highlight=False)
-        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        err.print(" ".join(str(exc).split("\n")), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("interrupted; run the same command again to resume (finished embeddings are cached)")
         raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except Exception as exc:
+        if os.environ.get("FEWLABELS_DEBUG"):
+            raise
+        err.print("[bold red]error:[/] ", end="", highlight=False)
+        err.print(f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())}); this is a fewlabels bug: "
+                  "please report it with the command (FEWLABELS_DEBUG=1 shows the traceback)",
+                  markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    for line in lines:
+        _note(line)
 
 
 def _classes(classes: Optional[str], classes_file: Optional[Path]):
@@ -106,7 +133,8 @@ def _print_summary(report: dict) -> None:
 
 @app.command()
 def label(
-    input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl or .parquet."),
+    input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl or .parquet; or a WRENCH .json "
+                                 "split (texts, weak_labels as the votes, classes from its label.json)."),
     out_path: Path = typer.Option(..., "--out", "-o", help="Output table (format from its extension)."),
     text_column: Optional[str] = typer.Option(None, help="Column holding the texts [default: text]."),
     label_column: Optional[str] = typer.Option(None, help="Column of given labels, empty where unknown. "
@@ -117,6 +145,11 @@ def label(
     rules: Optional[Path] = typer.Option(None, help="Labeling rules: a .py file of @fewlabels.rule functions or a "
                                          ".toml of keywords/regexes per class. Adds rule-based candidates."),
     strict: bool = typer.Option(False, help="A rule that raises on a row is an error (default: reported, skipped)."),
+    votes: Optional[Path] = typer.Option(None, help="Your own label matrix: a .npy of n x m ints, one row per table "
+                                         "row, -1 = abstain, class codes in --classes order. Adds rule-based "
+                                         "candidates, as --rules does (both: columns side by side)."),
+    votes_column: Optional[str] = typer.Option(None, help="Column holding the label matrix as one list of ints per "
+                                               "row (JSONL/Parquet), codes as for --votes."),
     report: Optional[Path] = typer.Option(None, help="Write a JSON report (estimate, candidates, timings) here."),
     save_model: Optional[Path] = typer.Option(None, help="Save the end model to this folder (npz + json)."),
     vectors: Optional[Path] = typer.Option(None, help="Precomputed embeddings (.npy, one row per table row)."),
@@ -144,6 +177,8 @@ def label(
                                                    "at least one row of the bag has, e.g. 'a' or 'a|b'."),
     negative_class: Optional[str] = typer.Option(None, help="With --bag-label-column: the background class any "
                                                  "bag may hold (e.g. 'ham')."),
+    fold_case: bool = typer.Option(False, "--fold-case", help="Merge given labels that differ only by case "
+                                   "('Spam', 'spam') into one class (default: kept apart, with a note)."),
 ):
     """Label every row of a table from a few given labels, with calibrated confidences.
 
@@ -152,18 +187,25 @@ def label(
     with user_errors():
         from .embed import EmbeddingCache
         from .loop.tables import label_with_store
+        from .pipeline import check_outputs
+        from .validation import check_random_state
 
+        check_random_state(seed)
+        check_outputs(input, out_path=out_path, report_path=report, save_model=save_model, html=html,
+                      reads={"--rules": rules, "--classes-file": classes_file, "--vectors": vectors,
+                             "--encoder": encoder, "--proportions": proportions, "--votes": votes},
+                      stores={"--cache": cache, "--labels-db": labels_db})
         spec = _classes(classes, classes_file)
         with progress_bars() as progress:
             result = label_with_store(input, out_path, labels_db=labels_db, id_column=id_column, html_path=html,
                                       text_column=text_column, label_column=label_column, classes=spec,
                                       vectors=vectors, vectors_column=vectors_column, encoder_path=encoder,
                                       cache=EmbeddingCache(cache) if cache else None, method=method, rules=rules,
-                                      strict_rules=strict, report_path=report,
+                                      strict_rules=strict, votes=votes, votes_column=votes_column, report_path=report,
                                       save_model=save_model, n_splits=folds, random_state=seed, progress=progress,
                                       unknown=unknown, bag_column=bag_column, proportions=proportions,
                                       bag_label_column=bag_label_column, negative_class=negative_class,
-                                      finetune=finetune, time_budget=time_budget)
+                                      fold_case=fold_case, finetune=finetune, time_budget=time_budget)
         if "rules" in result.report:
             _print_rules(result.report["rules"])
         _print_summary(result.report)
@@ -217,6 +259,7 @@ def rules_command(
     classes_file: Optional[Path] = typer.Option(None, help="One class per line, optionally 'name: description'."),
     strict: bool = typer.Option(False, help="A rule that raises on a row is an error."),
     report: Optional[Path] = typer.Option(None, help="Write the analysis as JSON here."),
+    fold_case: bool = typer.Option(False, "--fold-case", help="Merge given labels that differ only by case."),
 ):
     """Apply labeling rules to a table and print each rule's coverage, overlaps, conflicts and accuracy.
 
@@ -237,11 +280,14 @@ def rules_command(
             raise ConfigError("--force, --min-support and --min-precision go with --synthesize")
         if synthesize is not None and classes_file is not None and same_file(synthesize, classes_file):
             raise ConfigError(f"{synthesize}: --synthesize is the --classes-file; choose another path")
+        check_outputs(input, report_path=report, synthesize=synthesize,
+                      reads={"--rules": rules, "--classes-file": classes_file})
         spec = _classes(classes, classes_file)
         if synthesize is not None:
             with progress_bars() as progress:
                 rep = synthesize_table(input, synthesize, text_column=text_column, label_column=label_column,
-                                       classes=spec, force=force, report_path=report, progress=progress, **options)
+                                       classes=spec, force=force, report_path=report, progress=progress,
+                                       fold_case=fold_case, **options)
             _print_rules(rep)
             cv = rep["synthesis"]["cv"]
             prec = "-" if cv["precision"] is None else f"{cv['precision']:.2f}"
@@ -251,11 +297,12 @@ def rules_command(
                       markup=False, soft_wrap=True)
             out.print(f"wrote {synthesize}" + (f", {report}" if report else ""), markup=False, soft_wrap=True)
             return
-        check_outputs(input, report_path=report)
         with progress_bars() as progress:
             rep = rules_table(input, rules, text_column=text_column, label_column=label_column, classes=spec,
-                              strict=strict, progress=progress)
+                              strict=strict, progress=progress, fold_case=fold_case)
         _print_rules(rep)
+        for w in rep.get("warnings", []):
+            _note(w)
         if report:
             write_json(rep, report)
             out.print(f"wrote {report}", markup=False)

@@ -44,6 +44,10 @@ def table_format(path) -> str:
 def read_table(path) -> pa.Table:
     """Read a table; raise InputError naming the file for any problem."""
     path = Path(path)
+    if path.suffix.lower() == ".json" and path.is_file():  # WRENCH's layout (signals/votes.py)
+        from .signals.votes import read_wrench
+
+        return read_wrench(path)[0]
     fmt = table_format(path)
     if not path.exists():
         raise InputError(f"{path}: file not found; check the path")
@@ -55,6 +59,7 @@ def read_table(path) -> pa.Table:
         elif fmt == "jsonl":
             import pyarrow.json as pj
 
+            _check_utf8(path)  # pyarrow passes invalid UTF-8 in keys through unchecked
             table = pj.read_json(path) if path.stat().st_size else pa.table({})
         else:
             import pyarrow.parquet as pq
@@ -77,6 +82,26 @@ def read_table(path) -> pa.Table:
     if table.num_rows == 0:
         raise InputError(f"{path}: the table has no data rows; give a file with at least one row")
     return table
+
+
+def _check_utf8(path: Path) -> None:
+    """Raise InputError naming the line of the first byte sequence that is not UTF-8."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = line + chunk[:exc.start].count(b"\n")
+                raise InputError(f"{path}, line {bad}: not valid UTF-8 ({exc.reason}); save the file as UTF-8") from exc
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}, line {line}: not valid UTF-8 (truncated character); save the file as UTF-8") from exc
 
 
 def _first_ragged_row(path: Path, delimiter: str) -> tuple[int, int, int] | None:

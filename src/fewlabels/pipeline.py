@@ -342,23 +342,34 @@ def _pool_vectors(table, path, *, texts, vectors, vectors_column, encoder, cache
     return embed_texts(texts, encoder, cache, progress=cb)
 
 
-def _given_labels(table, input_path, label_column: str | None, classes: ClassSpec | None, given=None):
+def _given_labels(table, input_path, label_column: str | None, classes: ClassSpec | None, given=None, *,
+                  fold_case: bool = False, notes: list | None = None):
     """(label column used, y codes with -1 for unlabeled, classes) from a table.
 
     Classes come from ``classes`` or, when not given, from the labels seen. ``given`` (one
-    label or None per row) replaces the label column's values when not None."""
-    from .io import label_column as read_labels
+    label or None per row) replaces the label column's values when not None. Labels are
+    normalised as :func:`fewlabels.io.read_labels` says (``fold_case`` merges labels that
+    differ only by case); its notes are appended to ``notes``."""
+    from .io import read_labels
 
     if label_column is None and "label" in table.column_names:
         label_column = "label"
-    raw = read_labels(table, label_column, input_path) if label_column else [None] * table.num_rows
+    raw = [None] * table.num_rows
+    if label_column:
+        raw, label_notes = read_labels(table, label_column, input_path, keep=classes.names if classes else (),
+                                       fold_case=fold_case)
+        if notes is not None:
+            notes.extend(label_notes)
     if given is not None:
         raw = list(given)
     if classes is None:
         if label_column is None and given is None:
+            from .io import delimiter_hint
+
             raise InputError(f"{input_path}: no label column (no column 'label'; the table has "
-                             f"{', '.join(map(repr, table.column_names))}) and no classes named. Pass "
-                             "--label-column NAME, or name the classes with --classes / --classes-file")
+                             f"{', '.join(map(repr, table.column_names))}{delimiter_hint(table, input_path)}) and "
+                             "no classes named. Pass --label-column NAME, or name the classes with --classes / "
+                             "--classes-file")
         seen = sorted({v for v in raw if v is not None})
         if len(seen) < 2:
             raise InputError(f"{input_path}, column {label_column!r}: found {len(seen)} distinct label(s) "
@@ -371,27 +382,35 @@ def _given_labels(table, input_path, label_column: str | None, classes: ClassSpe
         if v is None:
             continue
         if v not in code:
+            twin = [c for c in classes.names if c.casefold() == v.casefold()]
+            hint = (f"; it differs only by case from class {twin[0]!r}: fix the label or pass --fold-case"
+                    if twin else "; fix the label or add the class")
             raise InputError(f"{where(input_path, label_column, i)}label {v!r} is not one of the classes "
-                             f"({', '.join(classes.names[:20])}); fix the label or add the class")
+                             f"({', '.join(classes.names[:20])}){hint}")
         y[i] = code[v]
     return label_column, y, classes
 
 
 def rules_table(input_path, rules, *, text_column: str = "text", label_column: str | None = None,
-                classes: ClassSpec | None = None, strict: bool = False, progress: Progress | None = None) -> dict:
+                classes: ClassSpec | None = None, strict: bool = False, progress: Progress | None = None,
+                fold_case: bool = False) -> dict:
     """Apply rules to a table's texts; return the analysis report (see :func:`rule_votes`)."""
     from .io import read_table, text_column as read_texts
 
     table = read_table(input_path)
-    label_column, y, classes = _given_labels(table, input_path, label_column, classes)
+    notes: list[str] = []
+    label_column, y, classes = _given_labels(table, input_path, label_column, classes, fold_case=fold_case,
+                                             notes=notes)
     texts = read_texts(table, text_column, input_path)
     _, report = rule_votes(texts, rules, classes.names, y, strict=strict, progress=progress)
+    if notes:
+        report["warnings"] = notes
     return report
 
 
 def synthesize_table(input_path, rules_path, *, text_column: str = "text", label_column: str | None = None,
                      classes: ClassSpec | None = None, force: bool = False, report_path=None,
-                     progress: Progress | None = None, **options) -> dict:
+                     progress: Progress | None = None, fold_case: bool = False, **options) -> dict:
     """Mine keyword rules from a table's given labels, write them as a rules ``.toml``, and
     return the analysis of those rules on the table (see :func:`rule_votes`).
 
@@ -414,7 +433,7 @@ def synthesize_table(input_path, rules_path, *, text_column: str = "text", label
         The per-rule accuracy on the given labels is optimistic: the rules were mined from
         those labels; ``cv`` is the out-of-sample figure.
     """
-    from .io import atomic_path, label_column as read_labels, read_table, text_column as read_texts, write_json
+    from .io import atomic_path, read_labels, read_table, text_column as read_texts, write_json
     from .signals import synthesize_rules
 
     rules_path = Path(rules_path)
@@ -431,11 +450,12 @@ def synthesize_table(input_path, rules_path, *, text_column: str = "text", label
                              f"column (no column 'label'; the table has {', '.join(map(repr, table.column_names))}). "
                              "Pass --label-column NAME")
         label_column = "label"
-    raw = [v for v in read_labels(table, label_column, input_path) if v is not None]
+    raw = [v for v in read_labels(table, label_column, input_path, keep=classes.names if classes else (),
+                                  fold_case=fold_case)[0] if v is not None]
     if len(set(raw)) < 2:
         raise InputError(f"{where(input_path, label_column)}--synthesize needs given labels of at least two classes; "
                          f"found {len(raw)} labeled row(s) of {len(set(raw))} class(es). Label more rows")
-    label_column, y, classes = _given_labels(table, input_path, label_column, classes)
+    label_column, y, classes = _given_labels(table, input_path, label_column, classes, fold_case=fold_case)
     texts = read_texts(table, text_column, input_path)
     try:
         result = synthesize_rules(texts, y, classes.names, **options)
@@ -448,6 +468,42 @@ def synthesize_table(input_path, rules_path, *, text_column: str = "text", label
     if report_path is not None:
         write_json(report, report_path)
     return report
+
+
+def _read_input(input_path, classes, votes, votes_column, rules):
+    """(table, classes, votes column) of the input: a table, or a WRENCH ``.json`` split
+    (:func:`fewlabels.signals.votes.read_wrench`), whose classes come from its label.json and
+    whose ``weak_labels`` are the votes unless rules or other votes are given."""
+    from .io import read_table
+    from .signals.votes import WRENCH_VOTES_COLUMN, is_wrench, read_wrench
+
+    if not is_wrench(input_path):
+        return read_table(input_path), classes, votes_column
+    table, names = read_wrench(input_path)  # (read_table reads it too, for callers that need no classes)
+    if classes is None:
+        classes = ClassSpec(names, {})
+    elif list(classes.names) != names:
+        raise InputError(f"{input_path}: its label.json names the classes {names}; --classes must list the same "
+                         "names in the same order (the weak labels are codes into that list), or be left out")
+    if votes is None and votes_column is None and rules is None:
+        votes_column = WRENCH_VOTES_COLUMN
+    return table, classes, votes_column
+
+
+def _user_votes(table, input_path, votes, votes_column, k: int, rule_L):
+    """The label matrix: the rules' votes, then the user's own (``--votes`` / ``--votes-column``)."""
+    from .signals.votes import read_votes, votes_from_column
+
+    if votes is not None and votes_column is not None:
+        raise ConfigError("give either --votes or --votes-column, not both")
+    L = None
+    if votes is not None:
+        L = read_votes(votes, table.num_rows, k)
+    elif votes_column is not None:
+        L = votes_from_column(table, votes_column, input_path, k)
+    if L is None:
+        return rule_L
+    return L if rule_L is None else np.hstack([np.asarray(rule_L, dtype=np.int16), L.astype(np.int16)])
 
 
 def label_table(
@@ -464,6 +520,8 @@ def label_table(
     method: str = "auto",
     rules=None,
     strict_rules: bool = False,
+    votes=None,
+    votes_column: str | None = None,
     report_path=None,
     save_model=None,
     finetune: str = "off",
@@ -480,6 +538,8 @@ def label_table(
     progress: Progress | None = None,
     given=None,
     extra_columns=None,
+    fold_case: bool = False,
+    outputs=None,
 ) -> LabelResult:
     """Read a table, label every row, write the table with three new columns.
 
@@ -491,6 +551,14 @@ def label_table(
     merged from a label store). ``extra_columns(result, y)`` may return more output columns
     ({name: pyarrow array}), added after the three, and may add to ``result.report`` before
     it is written.
+
+    Every path is checked against every other before any work (:func:`check_outputs`), and
+    the table, the report and the model folder are committed together at the end: a run
+    that fails changes none of them. ``outputs`` (a :class:`fewlabels.outputs.Outputs`)
+    stages them into a caller's commit instead, for a caller that writes more files.
+    Warnings of the libraries used are recorded in the report's ``warnings``, one line each.
+    ``fold_case`` merges given labels that differ only by case (see
+    :func:`fewlabels.io.read_labels`).
     ``finetune`` ("off" | "auto" | "on" | "always"), ``time_budget`` (seconds, for "auto"),
     ``finetune_params`` (:class:`~fewlabels.embed.finetune.FineTuneParams`) and ``model_cache``
     (folder of fine-tuned encoders) add the fine-tuned encoder as a candidate: see
@@ -499,12 +567,20 @@ def label_table(
     import pyarrow as pa
 
     from .embed import EmbeddingCache
-    from .io import read_table, text_column as read_texts, write_json, write_table
+    from .errors import captured_warnings
+    from .io import read_table, text_column as read_texts
+    from .outputs import Outputs
+    from .validation import check_random_state
 
     timings: dict[str, float] = {}
-    check_outputs(input_path, out_path=out_path, report_path=report_path, save_model=save_model)
+    check_random_state(random_state)
+    check_outputs(input_path, out_path=out_path, report_path=report_path, save_model=save_model,
+                  reads={"--rules": rules, "--vectors": vectors, "--encoder": encoder_path, "--votes": votes,
+                         "--proportions": proportions},
+                  stores={"--cache": getattr(cache, "path", None)})
+    notes: list[str] = []
     t = _timer()
-    table = read_table(input_path)
+    table, classes, votes_column = _read_input(input_path, classes, votes, votes_column, rules)
     clash = [c for c in OUTPUT_COLUMNS if c in table.column_names]
     if clash:
         raise InputError(f"{input_path}: already has column(s) {', '.join(clash)}; rename or drop them first")
@@ -513,14 +589,15 @@ def label_table(
         from .groups import strip_unknown_labels
 
         labels_from, unknown_rows = strip_unknown_labels(table, label_column, input_path, classes)
-    label_column, y, classes = _given_labels(labels_from, input_path, label_column, classes, given)
+    label_column, y, classes = _given_labels(labels_from, input_path, label_column, classes, given,
+                                             fold_case=fold_case, notes=notes)
     texts = None
     if text_column is not None or (vectors is None and vectors_column is None) or "text" in table.column_names:
         texts = read_texts(table, text_column or "text", input_path)
     timings["load"] = t()
 
     t = _timer()
-    cache = cache if cache is not None else EmbeddingCache()
+    cache = cache if cache is not None else EmbeddingCache()  # opened only if something is embedded
     need_encoder = (vectors is None and vectors_column is None) or encoder_path is not None
     encoder = load_encoder(encoder_path) if need_encoder else None
     X = _pool_vectors(table, input_path, texts=texts, vectors=vectors, vectors_column=vectors_column,
@@ -531,37 +608,42 @@ def label_table(
                          f"{C.shape[1]}; use the encoder that made the vectors, or drop --encoder")
     timings["embed"] = t()
 
-    votes, rules_report = None, None
+    rules_report = None
     if rules is not None:
         if texts is None:
             texts = read_texts(table, text_column or "text", input_path)
         t = _timer()
-        votes, rules_report = rule_votes(texts, rules, classes.names, y, strict=strict_rules, progress=progress)
+        votes_L, rules_report = rule_votes(texts, rules, classes.names, y, strict=strict_rules, progress=progress)
         timings["rules"] = t()
-
-    if bag_column is not None or proportions is not None or bag_label_column is not None:
-        from .groups import label_groups_table  # supervision on bags of rows: their shares or labels
-
-        if unknown:
-            raise ConfigError("--unknown goes with given row labels, not with --bag-column; drop one")
-        result = label_groups_table(table, input_path, X, y, classes.names, bag_column=bag_column,
-                                    proportions=proportions, bag_label_column=bag_label_column,
-                                    negative_class=negative_class, random_state=random_state)
     else:
-        result = label_arrays(X, y, classes.names, class_embeddings=C, votes=votes, method=method,
-                              n_splits=n_splits, random_state=random_state, progress=progress, timings=timings)
-        if finetune != "off":  # the fine-tuned encoder as a candidate (fewlabels.finetuned)
-            from .finetuned import maybe_finetune
+        votes_L = None
+    votes = _user_votes(table, input_path, votes, votes_column, len(classes.names), votes_L)
 
-            result = maybe_finetune(result, X, y, classes, texts, class_embeddings=C, mode=finetune,
-                                    time_budget=time_budget, encoder=encoder, cache=cache, votes=votes,
-                                    method=method, n_splits=n_splits, random_state=random_state,
-                                    params=finetune_params, cache_dir=model_cache, progress=progress,
-                                    timings=timings)
-    if unknown:
-        from .groups import mark_unknown
+    with captured_warnings(notes):  # e.g. scikit-learn's ConvergenceWarning: into the report, one line each
+        if bag_column is not None or proportions is not None or bag_label_column is not None:
+            from .groups import label_groups_table  # supervision on bags of rows: their shares or labels
 
-        mark_unknown(result, X, y, unknown=unknown_rows)
+            if unknown:
+                raise ConfigError("--unknown goes with given row labels, not with --bag-column; drop one")
+            result = label_groups_table(table, input_path, X, y, classes.names, bag_column=bag_column,
+                                        proportions=proportions, bag_label_column=bag_label_column,
+                                        negative_class=negative_class, random_state=random_state)
+        else:
+            result = label_arrays(X, y, classes.names, class_embeddings=C, votes=votes, method=method,
+                                  n_splits=n_splits, random_state=random_state, progress=progress, timings=timings)
+            if finetune != "off":  # the fine-tuned encoder as a candidate (fewlabels.finetuned)
+                from .finetuned import maybe_finetune
+
+                result = maybe_finetune(result, X, y, classes, texts, class_embeddings=C, mode=finetune,
+                                        time_budget=time_budget, encoder=encoder, cache=cache, votes=votes,
+                                        method=method, n_splits=n_splits, random_state=random_state,
+                                        params=finetune_params, cache_dir=model_cache, progress=progress,
+                                        timings=timings)
+        if unknown:
+            from .groups import mark_unknown
+
+            mark_unknown(result, X, y, unknown=unknown_rows)
+    result.warnings[:0] = notes  # label notes first, then library warnings (the report's list)
     if rules_report is not None:
         result.report["rules"] = rules_report
         from .signals.synthesis import is_synthesized
@@ -582,14 +664,18 @@ def label_table(
         if name in table.column_names:
             raise InputError(f"{input_path}: already has column {name}; rename or drop it first")
         out = out.append_column(name, values)
-    if save_model is not None and result.end_model is not None:
-        result.end_model.save(save_model, {
-            "encoder": None if encoder is None else str(encoder.path),
-            "encoder_id": None if encoder is None else encoder.id,
-            "trained_on": str(input_path),
-            "method": result.method,
-        })
-    write_table(out, out_path)
+    outs = outputs if outputs is not None else Outputs()
+    try:
+        if save_model is not None and result.end_model is not None:
+            meta = {"encoder": None if encoder is None else str(encoder.path),
+                    "encoder_id": None if encoder is None else encoder.id,
+                    "trained_on": str(input_path),
+                    "method": result.method}
+            outs.folder(save_model, "--save-model", lambda tmp: result.end_model.save_files(tmp, meta))
+        outs.table(out, out_path, "--out")
+    except BaseException:
+        outs.discard()
+        raise
     timings["write"] = t()
     result.report.update({
         "input": str(input_path),
@@ -600,28 +686,41 @@ def label_table(
         "classes": classes.names,
     })
     result.report["timings_s"] = timings
-    if report_path is not None:
-        write_json(result.report, report_path)
+    with outs if outputs is None else _staged_only(outs):  # the commit: all outputs, or none
+        if report_path is not None:
+            outs.json(result.report, report_path, "--report")
     return result
 
 
-def check_outputs(input_path, **outputs) -> None:
-    """Fail before any work if an output is the input, two outputs coincide, an output
-    format is unknown, or an output cannot be written. ``outputs``: option name → path."""
-    from .io import check_writable, same_file, table_format
+class _staged_only:
+    """Stage into a caller's :class:`~fewlabels.outputs.Outputs` without committing it."""
+
+    def __init__(self, outs):
+        self.outs = outs
+
+    def __enter__(self):
+        return self.outs
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.outs.discard()
+        return False
+
+
+def check_outputs(input_path, *, reads: dict | None = None, stores: dict | None = None, **outputs) -> None:
+    """Fail before any work if a run would change a file it must not (the output guard,
+    :func:`fewlabels.outputs.check_paths`): an output is the input or another file read
+    (``reads``: option → path, e.g. ``{"--rules": path}``), a store (``stores``:
+    ``{"--cache": path}``) or another output, an output format is unknown, or an output
+    cannot be written. ``outputs``: keyword → path (``out_path`` is ``--out``,
+    ``save_model`` is ``--save-model``)."""
+    from .io import table_format
+    from .outputs import check_paths
 
     given = {"--" + k.replace("_path", "").replace("_", "-"): v for k, v in outputs.items() if v is not None}
-    for opt, p in given.items():
-        if same_file(p, input_path):
-            raise InputError(f"{p}: {opt} is the input file; choose another path (the input is never overwritten)")
-        check_writable(p, opt)
+    check_paths({"input": input_path, **(reads or {})}, given, stores)
     if "--out" in given:
         table_format(given["--out"])
-    opts = list(given)
-    for i, a in enumerate(opts):
-        for b in opts[i + 1:]:
-            if same_file(given[a], given[b]):
-                raise InputError(f"{given[a]}: {a} and {b} name the same path; give each its own")
 
 
 def predict_table(model_dir, input_path, out_path, *, text_column: str = "text", vectors=None,
@@ -633,7 +732,9 @@ def predict_table(model_dir, input_path, out_path, *, text_column: str = "text",
     from .embed import EmbeddingCache
     from .io import read_table, text_column as read_texts, write_table
 
-    check_outputs(input_path, out_path=out_path)
+    check_outputs(input_path, out_path=out_path,
+                  reads={"model": model_dir, "--vectors": vectors, "--encoder": encoder_path},
+                  stores={"--cache": getattr(cache, "path", None)})
     model, meta = EndModel.load(model_dir)
     table = read_table(input_path)
     clash = [c for c in OUTPUT_COLUMNS[:2] if c in table.column_names]

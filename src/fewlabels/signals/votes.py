@@ -9,7 +9,8 @@ stores each split as a JSON object ``{id: {"label": int, "data": {"text": ...},
 "weak_labels": [int per labeling function]}}`` with the class names in ``label.json``
 beside it (``{"0": name, ...}``). :func:`read_wrench` turns such a file into a table with
 columns ``id``, ``text``, ``gold_label`` (WRENCH's ground truth, as text: never used as
-given labels unless asked for with ``--label-column gold_label``) and ``weak_labels``.
+given labels unless asked for with ``--label-column gold_label``) and ``weak_labels`` (JSON
+text per row, so that the table also writes back as CSV).
 
 Cost: O(n·m) for every reader.
 """
@@ -49,7 +50,7 @@ def check_vote_matrix(L, n_rows: int, n_classes: int, *, source: str) -> np.ndar
         bad = ~np.isfinite(L) | (np.mod(np.where(np.isfinite(L), L, 0), 1) != 0)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise InputError(f"{source}: row {i + 1}, rule column {j} holds {L[i, j]!r}, not a whole number; votes "
+            raise InputError(f"{source}: row {i + 1}, rule column {j} holds {float(L[i, j]):g}, not a whole number; votes "
                              "are class codes (-1 = abstain)")
     bad = (L < -1) | (L >= n_classes)
     if bad.any():
@@ -127,7 +128,7 @@ def wrench_classes(path) -> list[str]:
 
 def read_wrench(path):
     """A WRENCH split as a table: ``id``, ``text``, ``gold_label`` (class name or null) and
-    ``weak_labels`` (list of ints per row)."""
+    ``weak_labels`` (each row's list of ints, as JSON text)."""
     import pyarrow as pa
 
     path = Path(path)
@@ -164,6 +165,7 @@ def read_wrench(path):
         raise InputError(f"{path}, row {i + 1} (id {ids[i]!r}): {len(votes[i])} weak labels where row 1 has "
                          f"{len(votes[0])}; every row needs one per labeling function")
     L = check_vote_matrix(np.array(votes, dtype=np.int64), len(votes), len(classes), source=str(path))
+    # the votes as JSON text ("[-1, 0, 2]"), so the table can be written back as CSV as well
     table = pa.table({"id": ids, "text": texts, "gold_label": pa.array(gold, pa.string()),
-                      WRENCH_VOTES_COLUMN: pa.array(L.astype(np.int64).tolist(), pa.list_(pa.int64()))})
+                      WRENCH_VOTES_COLUMN: pa.array([json.dumps(v) for v in L.tolist()], pa.string())})
     return table, classes
