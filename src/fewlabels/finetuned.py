@@ -22,6 +22,7 @@ n_splits · (sub_pool + n_labeled) + n texts, plus the methods' cost on the new 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -138,7 +139,8 @@ def fold_candidates(texts: Sequence[str], y: np.ndarray, X: np.ndarray, anchors,
         rng = np.random.default_rng([0 if random_state is None else random_state, int(f)])
         unl = np.flatnonzero(y < 0)
         sub = np.union1d(lab, rng.choice(unl, size=min(params.sub_pool, len(unl)), replace=False))
-        key = cache_key(base_id, data, params, params.fold_steps, (random_state, int(f), len(sub)))
+        sub_digest = hashlib.sha256("\n".join(texts[j] for j in sub).encode("utf-8")).hexdigest()[:16]
+        key = cache_key(base_id, data, params, params.fold_steps, (random_state, int(f), sub_digest, list(names)))
         hit = root / "folds" / f"{key}.npz"
         record = FoldRecord(int(f), data.given_rows, data.rows[data.kind == "pseudo"], hidden, hit.is_file(), 0.0)
         P = None
