@@ -171,3 +171,34 @@ def test_wrench_json_without_label_json(tmp_path):
     (tmp_path / "d.json").write_text('{"0": {"data": {"text": "a"}, "weak_labels": [0]}}')
     with pytest.raises(InputError, match="needs its label.json"):
         read_wrench(tmp_path / "d.json")
+
+
+def test_zero_labels_with_rules_report_a_model_based_estimate_named_unverified(work):
+    tmp, X, truth, L = work
+    r = _run("label", "t.csv", "--vectors", "v.npy", "--votes", "L.npy", "--classes", "a,b,c",
+             "--out", "o.csv", "--report", "r.json")
+    assert r.exit_code == 0, r.output
+    assert "unverified: no labels" in r.stdout
+    est = json.loads((tmp / "r.json").read_text())["estimated_accuracy"]
+    assert est["verified_by_labels"] is False and "unverified" in est["method"]
+    assert est["low"] <= est["value"] <= est["high"]
+    out = read_table(tmp / "o.csv")
+    true_acc = np.mean([v == "abc"[t] for v, t in zip(out.column("fewlabels_label").to_pylist(), truth)])
+    # four independent 85%-accurate voters on 60% of rows each: the model's assumptions hold here
+    assert abs(est["value"] - true_acc) < 0.1
+
+
+def test_rules_accuracy_estimate_tracks_the_truth_on_independent_rules():
+    from fewlabels.signals.synthetic import make_votes
+    from fewlabels.zero_label_estimate import rules_accuracy_estimate
+
+    s = make_votes(4000, 8, 3, accuracy=(0.55, 0.85), coverage=(0.2, 0.5), random_state=3)
+    rng = np.random.default_rng(0)
+    X = (np.eye(3)[s.truth] * 2 + rng.normal(size=(4000, 3))).astype(np.float32)
+    est = rules_accuracy_estimate(X, s.L, 3)
+    from fewlabels.labelers.label_models import WeightedMajorityLabeler
+
+    covered = (s.L >= 0).any(axis=1)
+    pred = WeightedMajorityLabeler(n_classes=3).fit(s.L).predict(s.L)
+    assert abs(est["covered_accuracy"] - (pred[covered] == s.truth[covered]).mean()) < 0.03
+    assert est["low"] < est["value"] < est["high"] and 0 < est["coverage"] < 1

@@ -106,6 +106,8 @@ def _fmt_est(est) -> str:
         return "n/a (too few labels)"
     if "share_error" in est:  # label proportions: estimated on held-out bags
         return f"{est['value']:.3f} (held-out bags; share error {est['share_error']:.3f})"
+    if est.get("verified_by_labels") is False:  # rules and no label: model-based
+        return f"{est['value']:.3f} (95% {est['low']:.3f}-{est['high']:.3f}; unverified: no labels)"
     cv = f"; CV {est['cross_validated']['value']:.3f}" if "cross_validated" in est else ""  # fits 80 columns
     return f"{est['value']:.3f} (95% {est['low']:.3f}-{est['high']:.3f}, {est['n_labels']} labels{cv})"
 

@@ -211,6 +211,12 @@ def label_arrays(
         conf_est = confidence_accuracy(P_raw[y < 0], selection.scores[chosen].oof_proba, selection.y_labeled,
                                        temperature=T, random_state=random_state)
         timings["estimate"] = t()
+    elif selection is None and votes is not None and not len(lab):  # rules and no label: model-based only
+        from .zero_label_estimate import rules_accuracy_estimate
+
+        t = _timer()
+        conf_est = rules_accuracy_estimate(X, votes, k, random_state=random_state)
+        timings["estimate"] = t()
     labels = P.argmax(axis=1)
     labels[lab] = y[lab]
     P[lab] = np.eye(k)[y[lab]]
@@ -251,6 +257,8 @@ def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, 
         else:
             est = {**cross_validated, "n_labels": s.n}
         candidates = {name: sc.as_dict() for name, sc in selection.scores.items()}
+    elif conf_est is not None:  # no label to check against: the model-based estimate, named as such
+        est = conf_est
     return {
         "fewlabels_version": __version__,
         "method": chosen,
