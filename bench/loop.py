@@ -21,6 +21,10 @@ machine is shared; nothing is re-encoded here) unless ``--encode``.
 
     python bench/loop.py --part budget --seeds 3 --out bench/results/loop_budget.json
     python bench/loop.py --part errors --seeds 3 --out bench/results/loop_errors.json
+    python bench/loop.py --part coverage --datasets banking77 --out bench/results/loop_coverage.json
+
+Part 3, class coverage: the share of classes with at least one label after each round,
+random against suggest (cheap: no labeler is fitted to score).
 """
 
 from __future__ import annotations
@@ -104,6 +108,27 @@ def budget_curves(ds, seed: int, method: str, budgets=BUDGETS) -> list[dict]:
             out.append(rec)
             print(f"  {ds.name} seed {seed} {b:>3} {strategy:<8} test {rec['test']:.3f} pool {rec['pool']:.3f} "
                   f"classes {rec['classes_labeled']:.2f}", flush=True)
+    return out
+
+
+def coverage(ds, seed: int, budgets=BUDGETS) -> list[dict]:
+    """Share of classes with a label after each round, random against suggest (no labeler
+    fitted beyond the cheap probabilities suggest itself uses)."""
+    n, k = len(ds.y_train), len(ds.classes)
+    typ = typicality(normalize_rows(ds.X_train))
+    order = np.random.default_rng(seed).permutation(n)
+    y_s = np.full(n, -1)
+    out = []
+    for b in budgets:
+        P = current_proba(ds.X_train, y_s, k, ds.class_embeddings, seed) if (y_s >= 0).any() else None
+        s = suggest(ds.X_train, y_s, P, n=b - int((y_s >= 0).sum()), classes=ds.classes,
+                    class_embeddings=ds.class_embeddings, random_state=seed, typical=typ)
+        y_s[s.index] = ds.y_train[s.index]
+        for strategy, labeled in (("random", ds.y_train[order[:b]]), ("suggest", y_s[y_s >= 0])):
+            out.append({"dataset": ds.name, "seed": seed, "budget": b, "strategy": strategy,
+                        "classes_labeled": float(len(np.unique(labeled)) / k)})
+        print(f"  {ds.name} seed {seed} {b:>3} classes labeled: random {out[-2]['classes_labeled']:.3f} "
+              f"suggest {out[-1]['classes_labeled']:.3f}", flush=True)
     return out
 
 
@@ -238,7 +263,7 @@ def plot(records: list[dict], path: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("budget", "errors"), required=True)
+    ap.add_argument("--part", choices=("budget", "errors", "coverage"), required=True)
     ap.add_argument("--datasets", nargs="*", default=None)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--method", default="spreading", help="method that labels the pool at each budget")
@@ -260,10 +285,10 @@ def main(argv=None) -> int:
             continue
         ds = load(name)
         for seed in range(args.seeds):
-            if args.part == "budget":
+            if args.part in ("budget", "coverage"):
                 if (name, seed, None) in done:
                     continue
-                records += budget_curves(ds, seed, args.method)
+                records += budget_curves(ds, seed, args.method) if args.part == "budget" else coverage(ds, seed)
             else:
                 for rate in (0.05, 0.10):
                     if (name, seed, rate) in done:
@@ -273,7 +298,13 @@ def main(argv=None) -> int:
     if not records:
         print("no records")
         return 1
-    if args.part == "budget":
+    if args.part == "coverage":
+        for name in sorted({r["dataset"] for r in records}):
+            for strategy in ("random", "suggest"):
+                print(f"| {name} | {strategy} | " + " | ".join(
+                    f"{np.mean([r['classes_labeled'] for r in records if r['dataset'] == name and r['budget'] == b and r['strategy'] == strategy]):.3f}"
+                    for b in BUDGETS) + " |")
+    elif args.part == "budget":
         print(summarize_budget(records))
         if args.plot:
             plot(records, args.plot)
