@@ -59,7 +59,9 @@ def run_setfit(texts_lab, y_lab, pool_texts, test_texts, seed: int, iterations: 
     torch.set_num_threads(cpu_threads())
     t0 = time.perf_counter()
     model = SetFitModel.from_pretrained(str(default_model_path()))
-    args = TrainingArguments(num_iterations=iterations, num_epochs=1, batch_size=16, seed=seed, report_to="none")
+    out_dir = tempfile.mkdtemp(prefix="setfit-bench-")  # its checkpoints, not in the working tree
+    args = TrainingArguments(output_dir=out_dir, num_iterations=iterations, num_epochs=1, batch_size=16, seed=seed,
+                             report_to="none", save_strategy="no")
     trainer = Trainer(model=model, args=args,
                       train_dataset=Dataset.from_dict({"text": list(texts_lab), "label": [int(v) for v in y_lab]}))
     trainer.train()
