@@ -217,7 +217,7 @@ def hungarian_accuracy(pred, truth):
     return float(M[r, c].sum() / len(pred))
 
 
-def part_openset(seeds, rows, disc_rows, datasets=("trec", "banking77")):
+def part_openset(seeds, rows, disc_rows, datasets=("trec", "banking77"), reference=False):
     from sklearn.metrics import roc_auc_score
 
     from fewlabels.discover import discover
@@ -260,11 +260,12 @@ def part_openset(seeds, rows, disc_rows, datasets=("trec", "banking77")):
             flagged = np.flatnonzero(det.unknown_ & u)
             t = time.perf_counter()
             texts = [ds.texts_train[i] for i in flagged]
-            disc = discover(X[flagged], texts, k_max=min(40, max(4, len(flagged) // 20)), random_state=seed)
+            disc = discover(X[flagged], texts, k_max=min(40, max(4, len(flagged) // 20)), random_state=seed,
+                            reference=(X[y >= 0], y[y >= 0]) if reference else None)
             hid = ~known[flagged]
             hacc = hungarian_accuracy(disc.labels[hid], truth[flagged][hid]) if hid.any() else float("nan")
-            disc_rows.append([name, seed, len(hidden), disc.n_classes, disc.n_classes / len(hidden) - 1,
-                              len(flagged), float(hid.mean()), hacc,
+            disc_rows.append([name, seed, len(hidden), "spread" if reference else "silhouette", disc.n_classes,
+                              disc.n_classes / len(hidden) - 1, len(flagged), float(hid.mean()), hacc,
                               "; ".join(c.name for c in disc.classes[:6]), round(time.perf_counter() - t, 1)])
             print(format_table(HEAD_DISC, [disc_rows[-1]]).splitlines()[-1], flush=True)
 
@@ -272,7 +273,7 @@ def part_openset(seeds, rows, disc_rows, datasets=("trec", "banking77")):
 HEAD_OPEN = ["dataset", "seed", "hidden classes", "labels", "method", "AUROC", "AUROC MSP", "true unknown share",
              "estimated share", "unknown recall", "known acc (no unknowns in pool)", "known acc closed-set",
              "known acc with rejection", "drop", "seconds"]
-HEAD_DISC = ["dataset", "seed", "hidden classes", "estimated", "relative error", "rows flagged",
+HEAD_DISC = ["dataset", "seed", "hidden classes", "criterion", "estimated", "relative error", "rows flagged",
              "share truly hidden", "Hungarian acc (hidden rows)", "first suggested names", "seconds"]
 
 
@@ -281,6 +282,8 @@ def main() -> None:
     ap.add_argument("--parts", default="llp,mil,openset")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--openset-datasets", default="trec,banking77")
+    ap.add_argument("--reference", action="store_true", help="discovery: count classes by the known classes' "
+                    "spread instead of the silhouette")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--json", type=Path, help="write the rows here")
     args = ap.parse_args()
@@ -301,7 +304,7 @@ def main() -> None:
         out["mil"] = rows
     if "openset" in parts:
         rows, disc = [], []
-        part_openset(seeds, rows, disc, args.openset_datasets.split(","))
+        part_openset(seeds, rows, disc, args.openset_datasets.split(","), args.reference)
         print(format_table(HEAD_OPEN, rows, markdown=args.markdown))
         print(format_table(HEAD_DISC, disc, markdown=args.markdown))
         out["openset"], out["discovery"] = rows, disc

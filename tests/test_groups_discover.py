@@ -100,3 +100,51 @@ def test_discover_bad_inputs(tmp_path, args, expected):
     res = invoke("discover", root / "t.csv", "--out", root / "c.txt", "--vectors", root / "v.npy",
                  "--cache", tmp_path / "c.sqlite", *args)
     assert_rejected(w, before, res, "t.csv", expected)
+
+
+def broad_classes(classes, subs=3, n_sub=20, d=64, seed=0):
+    """Classes made of ``subs`` tight topics each, all with the same geometry: class c lies
+    along axis c, each of its topics adds its own axis; rows add a little noise."""
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for c in classes:
+        for s in range(subs):
+            topic = np.zeros(d)
+            topic[c] = 3.0
+            topic[16 + c * subs + s] = 2.5
+            X.append(topic + 0.15 * rng.normal(size=(n_sub, d)))
+            y += [c] * n_sub
+    return np.vstack(X).astype(np.float32), np.array(y)
+
+
+def test_reference_spread_counts_broad_classes_not_their_topics():
+    X_unknown, truth = broad_classes([3, 4], seed=1)
+    X_known, y_known = broad_classes([0, 1, 2], seed=2)
+    plain = discover(X_unknown, k_max=8)
+    ref = discover(X_unknown, k_max=8, reference=(X_known, y_known))
+    assert plain.n_classes == 6  # the silhouette finds the topics
+    assert ref.n_classes == 2
+    assert (np.bincount(ref.labels) == 60).all()
+
+
+def test_discover_command_uses_the_given_labels_as_reference(tmp_path):
+    X_unknown, _ = broad_classes([3, 4], seed=1)
+    X_known, y_known = broad_classes([0, 1, 2], seed=2)
+    root = tmp_path / "work"
+    root.mkdir()
+    with open(root / "t.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "fewlabels_label", "fewlabels_source"])
+        for c in y_known:
+            w.writerow([f"known {c}", f"k{c}", "given"])
+        for i in range(len(X_unknown)):
+            w.writerow([f"row {i}", "unknown", "unknown"])
+    np.save(root / "v.npy", np.vstack([X_known, X_unknown]))
+    res = invoke("discover", root / "t.csv", "--out", root / "c.txt", "--vectors", root / "v.npy",
+                 "--cache", tmp_path / "c.sqlite", "--max-classes", "8", "--report", root / "r.json")
+    assert res.exit_code == 0, res.output
+    import json
+
+    rep = json.loads((root / "r.json").read_text())
+    assert rep["n_classes"] == 2 and rep["criterion"].startswith("spread")
+    assert read_classes_file(root / "c.txt").names[:3] == ["k0", "k1", "k2"]

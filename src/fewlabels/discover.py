@@ -6,8 +6,9 @@ classes) and Lowis3D (naming classes nobody annotated from text that goes with t
 
 1. the rows (typically those ``fewlabels label --unknown`` marked ``unknown``) are
    clustered with k-means on their unit embeddings for every k in [k_min, k_max];
-2. the number of classes is the k with the best cosine silhouette, computed on a sample
-   (``sample_size`` rows), the stability/separation criterion;
+2. the number of classes is the smallest k whose clusters are as tight as the known
+   classes are (from rows with given labels, ``reference``), or without those the k with the
+   best cosine silhouette computed on a sample (``sample_size`` rows);
 3. each cluster gets its top distinguishing keywords by class-based TF-IDF (c-TF-IDF:
    a word's frequency in the cluster times log(1 + mean words per cluster / its frequency
    over all clusters)), its most typical rows (nearest the centroid) and a suggested name
@@ -93,9 +94,22 @@ def ctfidf_keywords(texts: Sequence[str], labels: np.ndarray, n_clusters: int, t
     return out
 
 
+def class_spread(X, y) -> float:
+    """Mean cosine distance of rows to their class's mean direction, over classes with >= 2 rows."""
+    Xn = normalize_rows(np.asarray(X, dtype=np.float32)).astype(np.float64)
+    y = np.asarray(y)
+    d = []
+    for c in np.unique(y):
+        rows = Xn[y == c]
+        if len(rows) >= 2:
+            centre = rows.mean(axis=0)
+            d.append(1.0 - rows @ (centre / max(np.linalg.norm(centre), 1e-12)))
+    return float(np.concatenate(d).mean()) if d else float("nan")
+
+
 def discover(X, texts: Sequence[str] | None = None, *, k_min: int = 2, k_max: int | None = None,
-             sample_size: int = 2000, n_init: int = 3, n_typical: int = 3, random_state: int | None = 0,
-             progress=None) -> Discovery:
+             reference=None, sample_size: int = 2000, n_init: int = 3, n_typical: int = 3,
+             random_state: int | None = 0, progress=None) -> Discovery:
     """Cluster ``X`` (m, d) into an estimated number of new classes and describe them.
 
     Parameters
@@ -103,6 +117,12 @@ def discover(X, texts: Sequence[str] | None = None, *, k_min: int = 2, k_max: in
     X : (m, d) embeddings of the rows to explore
     texts : m texts (for keywords and typical rows), optional
     k_min, k_max : range of class counts tried (k_max default: min(30, m // 10))
+    reference : (X_known, y_known), optional: rows with given labels of the known classes.
+        The number of classes is then the smallest k whose clusters are as tight as the
+        known classes (mean cosine distance to the cluster's mean direction at most 1.05 x
+        the known classes' :func:`class_spread`): new classes are assumed to be as broad as the
+        named ones, so classes that are not topics (question types) are not cut into topics.
+        Without it, the k with the best cosine silhouette.
     """
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
@@ -126,6 +146,12 @@ def discover(X, texts: Sequence[str] | None = None, *, k_min: int = 2, k_max: in
         if progress:
             progress("discover", i + 1, len(ks))
     best = max(scores, key=lambda k: (scores[k], -k))
+    if reference is not None:
+        target = class_spread(*reference)
+        spread = {k: float((1.0 - np.einsum("ij,ij->i", Xn, normalize_rows(
+            fits[k].cluster_centers_.astype(np.float32))[fits[k].labels_])).mean()) for k in fits}
+        tight = [k for k in ks if spread[k] <= 1.05 * target]  # 5%: sampling noise of both means
+        best = tight[0] if tight else ks[-1]
     km = fits[best]
     # codes by size, largest first
     sizes = np.bincount(km.labels_, minlength=best)
@@ -179,6 +205,8 @@ def discover_table(input_path, classes_out, *, label_column: str = "fewlabels_la
     classes among its ``unknown`` rows and write an editable classes file.
 
     The known classes are the other values of ``label_column``, in order of first appearance.
+    With a ``fewlabels_source`` column, the rows it marks ``given`` are the ``reference`` of
+    :func:`discover` (new classes as broad as the known ones); otherwise the silhouette counts.
     """
     from .embed import EmbeddingCache
     from .io import read_table, require_column, text_column as read_texts, write_json
@@ -199,10 +227,19 @@ def discover_table(input_path, classes_out, *, label_column: str = "fewlabels_la
     X = _pool_vectors(table, input_path, texts=texts, vectors=vectors, vectors_column=vectors_column,
                       encoder=encoder, cache=cache if cache is not None else EmbeddingCache(), progress=progress)
     sub_texts = [texts[i] for i in np.flatnonzero(rows)] if texts is not None else None
-    result = discover(X[rows], sub_texts, k_min=k_min, k_max=k_max, random_state=random_state, progress=progress)
+    reference = None  # the given labels of a `label --unknown` output: how broad a class is
+    if "fewlabels_source" in table.column_names:
+        src = table.column("fewlabels_source").to_pylist()
+        given = np.array([s == "given" and v not in (None, unknown_value) for s, v in zip(src, values)])
+        if given.sum() >= 4:
+            code = {n: i for i, n in enumerate(known)}
+            reference = (X[given], np.array([code[values[i]] for i in np.flatnonzero(given)]))
+    result = discover(X[rows], sub_texts, k_min=k_min, k_max=k_max, reference=reference,
+                      random_state=random_state, progress=progress)
     write_classes_file(classes_out, known, result)
     if report_path is not None:
         write_json({"input": str(input_path), "n_rows": int(rows.sum()), "n_classes": result.n_classes,
+                    "criterion": "spread of the given labels' classes" if reference is not None else "silhouette",
                     "silhouette": result.scores,
                     "classes": [{"name": c.name, "size": c.size, "keywords": c.keywords, "typical": c.typical}
                                 for c in result.classes]}, report_path)
