@@ -77,7 +77,8 @@ def run_setfit(texts_lab, y_lab, pool_texts, test_texts, seed: int, iterations: 
 
 
 def run_one(name: str, seed: int, n_labels: int, pool_size: int, always: bool, tiny: bool = False,
-            steps: int | None = None, fold_steps: int | None = None, setfit_iterations: int = 20) -> dict:
+            steps: int | None = None, fold_steps: int | None = None, setfit_iterations: int = 20,
+            setfit: bool = True) -> dict:
     params = FineTuneParams(steps=2, fold_steps=2, batch_classes=2, per_class=2, sub_pool=20) if tiny else FineTuneParams()
     if steps is not None or fold_steps is not None:
         from dataclasses import replace
@@ -144,6 +145,8 @@ def run_one(name: str, seed: int, n_labels: int, pool_size: int, always: bool, t
             print(f"  {name} seed {seed}: {mode} {r['method']} test {r['test_acc']:.3f} pool {r['pool_acc']:.3f} "
                   f"est {r['estimate']:.3f} ({r['seconds']:.0f}s; {timings})", flush=True)
 
+    if not setfit:
+        return rec
     s = run_setfit([texts[i] for i in np.flatnonzero(~unl)], y[~unl], texts, t_te, seed, 1 if tiny else setfit_iterations)
     rec["setfit"] = {"test_acc": float((s["test_pred"] == y_te).mean()),
                      "pool_acc": float((s["pool_pred"][unl] == truth[unl]).mean()),
@@ -161,8 +164,9 @@ def table(records: list[dict]) -> str:
         head += [f"FL {m} test", f"FL {m} pool", f"FL {m} est", f"FL {m} chosen", f"FL {m} s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in records:
-        row = [r["dataset"], str(r["seed"]), str(r["n_pool"]), f"{r['setfit']['test_acc']:.3f}",
-               f"{r['setfit']['seconds']:.0f}"]
+        sf = r.get("setfit")
+        row = [r["dataset"], str(r["seed"]), str(r["n_pool"]), f"{sf['test_acc']:.3f}" if sf else "-",
+               f"{sf['seconds']:.0f}" if sf else "-"]
         for m in modes:
             v = r.get(m)
             row += ["-"] * 5 if v is None else [f"{v['test_acc']:.3f}", f"{v['pool_acc']:.3f}", f"{v['estimate']:.3f}",
@@ -181,6 +185,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, help="final encoder steps (default: FineTuneParams)")
     ap.add_argument("--fold-steps", type=int, help="steps of each fold's encoder (default: FineTuneParams)")
     ap.add_argument("--setfit-iterations", type=int, default=20, help="SetFit num_iterations (its default: 20)")
+    ap.add_argument("--no-setfit", action="store_true", help="skip SetFit (its column shows -)")
     ap.add_argument("--tiny", action="store_true", help="smoke test: 2 training steps, 1 SetFit iteration")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--markdown", type=Path)
@@ -193,7 +198,7 @@ def main(argv=None) -> int:
     for name in a.datasets.split(","):
         for seed in map(int, a.seeds.split(",")):
             records.append(run_one(name, seed, a.n_labels, a.pool, a.always, a.tiny, a.steps, a.fold_steps,
-                                   a.setfit_iterations))
+                                   a.setfit_iterations, not a.no_setfit))
             if a.json:  # after each run: an interrupted bench keeps what it measured
                 a.json.parent.mkdir(parents=True, exist_ok=True)
                 a.json.write_text(json.dumps({"info": run_info(), "records": records}, indent=2, default=float))
