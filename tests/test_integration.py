@@ -53,7 +53,7 @@ def test_label_predict_and_cache_end_to_end(sms, cache_path, tmp_path):
     path, truth, keep = sms
     before = path.read_bytes()
     out, report, model = tmp_path / "out.csv", tmp_path / "report.json", tmp_path / "model"
-    r = runner.invoke(app, ["label", str(path), "--out", str(out), "--report", str(report),
+    r = runner.invoke(app, ["label", "--finetune", "off", str(path), "--out", str(out), "--report", str(report),
                             "--save-model", str(model), "--cache", str(cache_path)])
     assert r.exit_code == 0, r.output
     assert path.read_bytes() == before  # input untouched
@@ -78,7 +78,7 @@ def test_label_predict_and_cache_end_to_end(sms, cache_path, tmp_path):
 
     # A second run encodes nothing new: the cache already holds every text.
     n_cached = cached_rows(cache_path)
-    r = runner.invoke(app, ["label", str(path), "--out", str(tmp_path / "again.csv"), "--cache", str(cache_path)])
+    r = runner.invoke(app, ["label", "--finetune", "off", str(path), "--out", str(tmp_path / "again.csv"), "--cache", str(cache_path)])
     assert r.exit_code == 0, r.output
     assert cached_rows(cache_path) == n_cached
     assert (tmp_path / "again.csv").read_bytes() == out.read_bytes()  # same seed, same output
@@ -103,7 +103,7 @@ def test_zero_labels_with_class_descriptions(sms, cache_path, tmp_path):
     classes.write_text("ham: an ordinary personal text message between friends or family\n"
                        "spam: an advertisement, prize, free offer or premium-rate message asking to call or text\n")
     report = tmp_path / "r.json"
-    r = runner.invoke(app, ["label", str(nolabels), "--classes-file", str(classes), "--out", str(tmp_path / "o.csv"),
+    r = runner.invoke(app, ["label", "--finetune", "off", str(nolabels), "--classes-file", str(classes), "--out", str(tmp_path / "o.csv"),
                             "--report", str(report), "--cache", str(cache_path)])
     assert r.exit_code == 0, r.output
     rep = json.loads(report.read_text())
@@ -139,7 +139,7 @@ def test_rules_with_zero_and_some_labels(sms, cache_path, tmp_path):
     nolabels = tmp_path / "nolabels.csv"
     write_table(read_table(path).drop_columns(["label"]), nolabels)
     rep0 = tmp_path / "r0.json"
-    r = runner.invoke(app, ["label", str(nolabels), "--classes", "ham,spam", "--rules", str(rules),
+    r = runner.invoke(app, ["label", "--finetune", "off", str(nolabels), "--classes", "ham,spam", "--rules", str(rules),
                             "--out", str(tmp_path / "o0.csv"), "--report", str(rep0), "--cache", str(cache_path)])
     assert r.exit_code == 0, r.output
     assert json.loads(rep0.read_text())["method"] == "fused"
@@ -148,7 +148,7 @@ def test_rules_with_zero_and_some_labels(sms, cache_path, tmp_path):
 
     # with the 40 labels: rule-based and fused candidates are compared with the embedding ones
     rep = tmp_path / "r.json"
-    r = runner.invoke(app, ["label", str(path), "--rules", str(rules), "--out", str(tmp_path / "o.csv"),
+    r = runner.invoke(app, ["label", "--finetune", "off", str(path), "--rules", str(rules), "--out", str(tmp_path / "o.csv"),
                             "--report", str(rep), "--cache", str(cache_path)])
     assert r.exit_code == 0, r.output
     report = json.loads(rep.read_text())

@@ -35,9 +35,10 @@ RULE_CANDIDATES = ("majority", "dawid_skene", "fused")
 #: kept by "auto" unless another candidate beats it by more than one standard error: averaging
 #: methods that err differently is the safer bet when a hundred labels cannot tell them apart
 PREFERRED = "ensemble"
-#: the same, when rules give a label matrix: the user wrote the rules because they expect them
-#: to help, and ``fused`` is the candidate that uses both them and the embeddings; when it is
-#: beaten by more than one standard error, ``PREFERRED`` is tried next
+#: the same, when rules give a label matrix: ``fused`` (rules and embeddings) is preferred too.
+#: A preference only breaks ties: of the preferred candidates within one standard error of
+#: the best, the more accurate on the folds is kept, ``fused`` on an exact tie
+#: (see :func:`~fewlabels.select.select_labeler`)
 PREFERRED_WITH_RULES = "fused"
 
 Progress = Callable[[str, int, int], None]
