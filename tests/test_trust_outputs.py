@@ -269,3 +269,17 @@ def test_labeled_output_is_what_was_committed(work):
     assert rep["output"] == str(out) and len(read_csv(out)) == len(work.truth)
     assert json.loads((model / "model.json").read_text())["classes"] == ["a", "b", "c"]
     assert np.load(model / "model.npz")["coef"].shape == (3, 8)
+
+
+def test_failure_while_writing_the_html_report_changes_no_output(work, monkeypatch):
+    """--html is part of the same commit as the table, report and model (label_with_store)."""
+    before = work.snapshot()
+
+    def broken(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("fewlabels.report.html.render_report", broken)
+    res = work.label("--report", work.root / "r.json", "--save-model", work.root / "model",
+                     "--html", work.root / "r.html", *FAST)
+    assert res.exit_code != 0
+    assert work.snapshot() == before  # no table, report, model or page: nothing changed

@@ -139,8 +139,13 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
     from ..pipeline import check_outputs, label_table
     from .label_issues import selection_label_issues
 
+    opts = label_options
     check_outputs(input_path, out_path=out_path, report_path=report_path, html=html_path,
-                  labels_db=labels_db)
+                  save_model=opts.get("save_model"),
+                  reads={"--rules": opts.get("rules"), "--vectors": opts.get("vectors"),
+                         "--encoder": opts.get("encoder_path"), "--votes": opts.get("votes"),
+                         "--proportions": opts.get("proportions")},
+                  stores={"--cache": getattr(opts.get("cache"), "path", None), "--labels-db": labels_db})
     table = read_table(input_path)
     keys = texts = given = None
     store_info = None
@@ -184,24 +189,26 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
         extras["y"] = y
         return {SUSPECT_COLUMN: pa.array(flag.tolist(), pa.bool_())}
 
-    result = label_table(input_path, out_path, text_column=text_column, label_column=label_column,
-                         report_path=report_path, progress=progress, given=given, extra_columns=add_suspects,
-                         **label_options)
-    names = result.report.get("classes") or []
-    for r in (result.report.get("label_issues") or {}).get("rows", []):
-        r["given"], r["suggested"] = names[r["given"]], names[r["suggested"]]
-    if report_path is not None and result.report.get("label_issues"):
-        from ..io import write_json
+    from ..outputs import Outputs
 
-        write_json(result.report, report_path)
-    if html_path is not None:
-        _write_html(result, html_path, input_path, extras, texts, suggest_n, label_options, text_column,
-                    label_column, id_column, labels_db)
+    # one commit for every output (table, model, report, HTML): a failure anywhere changes none
+    with Outputs() as outs:
+        result = label_table(input_path, out_path, text_column=text_column, label_column=label_column,
+                             report_path=None, progress=progress, given=given, extra_columns=add_suspects,
+                             outputs=outs, **label_options)
+        names = result.report.get("classes") or []
+        for r in (result.report.get("label_issues") or {}).get("rows", []):
+            r["given"], r["suggested"] = names[r["given"]], names[r["suggested"]]
+        if report_path is not None:
+            outs.json(result.report, report_path, "--report")
+        if html_path is not None:
+            _write_html(result, html_path, input_path, extras, texts, suggest_n, label_options, text_column,
+                        label_column, id_column, labels_db, outs)
     return result
 
 
 def _write_html(result, html_path, input_path, extras, texts, suggest_n, label_options, text_column,
-                label_column, id_column, labels_db):
+                label_column, id_column, labels_db, outputs=None):
     from ..report.html import write_html_report
 
     if texts is None:
@@ -220,4 +227,4 @@ def _write_html(result, html_path, input_path, extras, texts, suggest_n, label_o
                          id_column=id_column, labels_db=labels_db)
         P = result.proba.copy()
         suggestions = suggestion_rows(pool, suggest_n, label_options.get("random_state", 0), proba=P)
-    write_html_report(result, html_path, texts=texts, suggestions=suggestions)
+    write_html_report(result, html_path, texts=texts, suggestions=suggestions, outputs=outputs)

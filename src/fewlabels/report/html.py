@@ -248,8 +248,9 @@ def render_report(report: dict, *, confidence=None, oof=None, y_labeled=None, te
             f'<body><main>{head}{"".join(parts)}</main></body></html>\n')
 
 
-def write_html_report(result, path, *, texts=None, suggestions=()) -> None:
-    """Write :func:`render_report` for a pipeline ``LabelResult`` to ``path`` (atomically)."""
+def write_html_report(result, path, *, texts=None, suggestions=(), outputs=None) -> None:
+    """Write :func:`render_report` for a pipeline ``LabelResult`` to ``path`` (atomically), or
+    stage it in ``outputs`` (a :class:`fewlabels.outputs.Outputs`) for the caller's commit."""
     from ..io import atomic_path
 
     sel = result.selection
@@ -260,5 +261,9 @@ def write_html_report(result, path, *, texts=None, suggestions=()) -> None:
     page = render_report(result.report, confidence=result.confidence[~given] if (~given).any() else None,
                          oof=oof, y_labeled=y_lab, temperature=float(result.report["calibration"]["temperature"]),
                          texts=texts, suggestions=suggestions)
+    if outputs is not None:
+        with outputs.file(path, "--html") as tmp:
+            Path(tmp).write_text(page, encoding="utf-8")
+        return
     with atomic_path(path) as tmp:
         Path(tmp).write_text(page, encoding="utf-8")
