@@ -18,7 +18,7 @@ Methods (``method=``):
 * ``prune_by_noise_rate`` (default): for each (i, j ≠ i), the round(Q[i, j]) rows labeled i
   with the largest margin P[:, j] − P[:, i] (cleanlab's default filter).
 * ``both``: rows both methods flag (the paper's C_both), more conservative. It was the
-  first default; on the bench (BENCHMARKS.md section 7) it lost recall to the pruning
+  first default; on the bench (BENCHMARKS.md section 10) it lost recall to the pruning
   without gaining precision.
 
 With every method, a row whose most probable class is its given label is not flagged (as
