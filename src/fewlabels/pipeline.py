@@ -169,7 +169,9 @@ def label_arrays(
                 f"only {len(lab)} given label(s) in {len(np.unique(y[lab]))} class(es), and no class names "
                 "can be embedded: label at least two rows of two classes, or give an encoder for zero-shot")
         fallback = (f"{len(lab)} given label(s): too few to cross-validate, so '{chosen}' was used without "
-                    "an accuracy estimate and its confidence is not calibrated")
+                    + ("a cross-validated accuracy estimate (the one shown is model-based, from how the rules "
+                       "agree: unverified)" if votes is not None and not len(lab) else "an accuracy estimate")
+                    + " and its confidence is not calibrated")
         names = [chosen]
     elif counts[counts > 0].mean() < 2 or missing:
         fallback = ("fewer than 2 given labels per class on average, or classes without labels: "
