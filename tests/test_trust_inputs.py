@@ -20,19 +20,14 @@ import pytest
 from fewlabels.embed import EmbeddingCache, text_hash
 from fewlabels.errors import InputError
 from fewlabels.io import read_labels, read_table
-from test_cli_errors import (_make_work, assert_rejected, error_message, invoke, read_csv, table_rows,
+from test_cli_errors import (assert_rejected, error_message, invoke, read_csv, table_rows,
                              write_delimited)
 
 FAST = ("--method", "logistic")  # runs that must succeed: the candidates' cross-validation is not under test
 
 
-@pytest.fixture
-def work(tmp_path, monkeypatch):
-    def no_encoder(*args, **kwargs):
-        pytest.fail("an encoder was requested: this command must not load a model")
-
-    monkeypatch.setattr("fewlabels.pipeline.load_encoder", no_encoder)
-    return _make_work(tmp_path)
+# ``work``: test_cli_errors' work folder, where building an encoder fails the test
+from test_cli_errors import work  # noqa: E402,F401  (a pytest fixture, found by its name)
 
 
 def _with_labels(work, labels, name="l.csv"):

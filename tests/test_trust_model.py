@@ -23,13 +23,8 @@ def saved(tmp_path_factory):
     return EndModel().fit(w.X, w.truth, classes=["a", "b", "c"]).save(tmp / "model")
 
 
-@pytest.fixture
-def work(tmp_path, monkeypatch):
-    def no_encoder(*args, **kwargs):
-        pytest.fail("an encoder was requested: this command must not load a model")
-
-    monkeypatch.setattr("fewlabels.pipeline.load_encoder", no_encoder)
-    return _make_work(tmp_path)
+# ``work``: test_cli_errors' work folder, where building an encoder fails the test
+from test_cli_errors import work  # noqa: E402,F401  (a pytest fixture, found by its name)
 
 
 def _damaged(work, saved, edit_json=None, edit_npz=None):

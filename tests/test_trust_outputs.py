@@ -16,20 +16,15 @@ import pytest
 
 from fewlabels.errors import InputError
 from fewlabels.outputs import Outputs, check_paths, is_model_folder
-from test_cli_errors import _make_work, assert_rejected, error_message, invoke, read_csv
+from test_cli_errors import assert_rejected, error_message, invoke, read_csv
 
 
 #: runs that must succeed use one method: the candidates' cross-validation is not under test
 FAST = ("--method", "logistic")
 
 
-@pytest.fixture
-def work(tmp_path, monkeypatch):
-    def no_encoder(*args, **kwargs):
-        pytest.fail("an encoder was requested: this command must not load a model")
-
-    monkeypatch.setattr("fewlabels.pipeline.load_encoder", no_encoder)
-    return _make_work(tmp_path)
+# ``work``: test_cli_errors' work folder, where building an encoder fails the test
+from test_cli_errors import work  # noqa: E402,F401  (a pytest fixture, found by its name)
 
 
 def _rules_toml(work):
