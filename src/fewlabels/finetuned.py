@@ -34,7 +34,7 @@ from .calibrate import apply_temperature, confidence_accuracy, cross_fitted_ece,
 from .embed.finetune import (FineTuneParams, InMemoryEncoder, build_training_set, cache_key, cpu_threads,
                              default_model_cache, device, finetune_cached, train_encoder)
 from .errors import ConfigError
-from .graph import knn_graph, normalize_rows
+from .graph import knn_graph
 from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
 from .labelers.zeroshot import class_prompts
 from .select import CandidateScore, Selection, bootstrap_bias_corrected, clearly_better, wilson_interval
@@ -72,15 +72,9 @@ def anchors_for(classes: Sequence[str], descriptions: dict | None) -> list[list[
 
 def class_vectors(encoder, anchors: Sequence[Sequence[str]], cache=None) -> np.ndarray:
     """One unit vector per class: mean embedding of its prompt texts. Shape (k, d)."""
-    from .embed import embed_texts
+    from .pipeline import mean_text_vectors
 
-    flat = [t for ts in anchors for t in ts]
-    V = embed_texts(flat, encoder, cache)
-    out, start = [], 0
-    for ts in anchors:
-        out.append(V[start:start + len(ts)].mean(axis=0))
-        start += len(ts)
-    return normalize_rows(np.stack(out))
+    return mean_text_vectors(anchors, encoder, cache)
 
 
 def methods_proba(X, y, C, names: Sequence[str], *, n_classes: int, random_state, n_neighbors: int = 10

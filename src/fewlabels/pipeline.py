@@ -293,18 +293,23 @@ OUTPUT_COLUMNS = ("fewlabels_label", "fewlabels_confidence", "fewlabels_source")
 
 def embed_classes(names: Sequence[str], descriptions: dict | None, encoder, cache=None) -> np.ndarray:
     """One unit vector per class: the mean embedding of its prompts (see ``class_prompts``)."""
-    from .embed import embed_texts
-    from .graph import normalize_rows
     from .labelers.zeroshot import class_prompts
 
     descriptions = descriptions or {}
-    prompts = [class_prompts(n, descriptions.get(n)) for n in names]
-    flat = [p for ps in prompts for p in ps]
-    V = embed_texts(flat, encoder, cache)
+    return mean_text_vectors([class_prompts(n, descriptions.get(n)) for n in names], encoder, cache)
+
+
+def mean_text_vectors(groups: Sequence[Sequence[str]], encoder, cache=None) -> np.ndarray:
+    """(len(groups), d): the unit-normalised mean embedding of each group of texts, one
+    encoder call for all of them."""
+    from .embed import embed_texts
+    from .graph import normalize_rows
+
+    V = embed_texts([t for texts in groups for t in texts], encoder, cache)
     out, start = [], 0
-    for ps in prompts:
-        out.append(V[start:start + len(ps)].mean(axis=0))
-        start += len(ps)
+    for texts in groups:
+        out.append(V[start:start + len(texts)].mean(axis=0))
+        start += len(texts)
     return normalize_rows(np.stack(out))
 
 
@@ -581,7 +586,7 @@ def label_table(
 
     from .embed import EmbeddingCache
     from .errors import captured_warnings
-    from .io import read_table, text_column as read_texts
+    from .io import text_column as read_texts
     from .outputs import Outputs
     from .validation import check_random_state
 

@@ -431,7 +431,7 @@ class WeightedMajorityLabeler(_VoteModel):
         return agree, used
 
     def _fit(self, L, y):
-        k, m = self.n_classes_, L.shape[1]
+        k = self.n_classes_
         if not 0 < self.prior_accuracy < 1 or not self.prior_strength > 0:
             raise ConfigError(f"prior_accuracy={self.prior_accuracy!r} must be in (0, 1) and "
                               f"prior_strength={self.prior_strength!r} > 0")
