@@ -28,17 +28,11 @@ from .validation import check_X, check_y
 
 
 def _result(P, y, classes, method, report, X, fit_end_model, random_state):
-    from .pipeline import LabelResult
+    from .pipeline import LabelResult, given_labels_win
 
     k = len(classes)
     lab = np.flatnonzero(y >= 0)
-    labels = P.argmax(axis=1)
-    labels[lab] = y[lab]
-    P = P.copy()
-    P[lab] = np.eye(k)[y[lab]]
-    confidence = P[np.arange(len(labels)), labels]
-    source = np.full(len(labels), method, dtype=object)
-    source[lab] = "given"
+    P, labels, confidence, source = given_labels_win(P, y, method)
     end_model = None
     if fit_end_model:
         end_model = EndModel(random_state=random_state).fit(X, labels, sample_weight=confidence, classes=list(classes))

@@ -313,20 +313,30 @@ def check_vector_values(V: np.ndarray, path, column=None) -> np.ndarray:
     return X
 
 
-def read_vectors(path) -> np.ndarray:
-    """Vectors from a ``.npy`` file (no pickles), checked by :func:`check_vector_values`."""
+def load_npy(path, *, not_npy: str, save_hint: str) -> np.ndarray:
+    """One array from a ``.npy`` file, never unpickled; InputError naming the file otherwise.
+
+    ``not_npy`` is said when the extension is not .npy, ``save_hint`` how to save the array
+    when it cannot be read."""
     path = Path(path)
     if path.suffix.lower() != ".npy":
-        raise InputError(f"{path}: vectors must be a .npy file (numpy.save) or a list column (--vectors-column)")
+        raise InputError(f"{path}: {not_npy}")
     if not path.is_file():
         raise InputError(f"{path}: file not found; check the path")
     try:
         V = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npy array of numbers; save the vectors with "
-                         "numpy.save(path, array) from a float array of shape (rows, dimensions)") from exc
+        raise InputError(f"{path}: not a readable .npy array of numbers; {save_hint}") from exc
     if not isinstance(V, np.ndarray):
-        raise InputError(f"{path}: holds several arrays, not one; save the vectors with numpy.save")
+        raise InputError(f"{path}: holds several arrays, not one; save it with numpy.save")
+    return V
+
+
+def read_vectors(path) -> np.ndarray:
+    """Vectors from a ``.npy`` file (no pickles), checked by :func:`check_vector_values`."""
+    V = load_npy(path, not_npy="vectors must be a .npy file (numpy.save) or a list column (--vectors-column)",
+                 save_hint="save the vectors with numpy.save(path, array) from a float array of shape "
+                           "(rows, dimensions)")
     return check_vector_values(V, path)
 
 

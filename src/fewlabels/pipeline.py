@@ -222,12 +222,7 @@ def label_arrays(
         t = _timer()
         conf_est = rules_accuracy_estimate(X, votes, k, random_state=random_state)
         timings["estimate"] = t()
-    labels = P.argmax(axis=1)
-    labels[lab] = y[lab]
-    P[lab] = np.eye(k)[y[lab]]
-    confidence = P[np.arange(len(labels)), labels]
-    source = np.full(len(labels), chosen, dtype=object)
-    source[lab] = "given"
+    P, labels, confidence, source = given_labels_win(P, y, chosen)
 
     end_model = None
     if fit_end_model:
@@ -238,6 +233,20 @@ def label_arrays(
     report = build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings,
                           random_state, len(X), conf_est)
     return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn, selection)
+
+
+def given_labels_win(P: np.ndarray, y: np.ndarray, method: str):
+    """(P, labels, confidence, source) of a method's (n, k) probabilities, with every given
+    label (y >= 0) kept as it is: its row of P one-hot, its source "given". P is copied."""
+    lab = np.flatnonzero(y >= 0)
+    P = np.array(P, dtype=np.float64)
+    labels = P.argmax(axis=1)
+    labels[lab] = y[lab]
+    P[lab] = np.eye(P.shape[1])[y[lab]]
+    confidence = P[np.arange(len(labels)), labels]
+    source = np.full(len(labels), method, dtype=object)
+    source[lab] = "given"
+    return P, labels, confidence, source
 
 
 def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings, random_state, n,

@@ -70,16 +70,15 @@ def rules_accuracy_estimate(X, L, n_classes: int, *, random_state: int | None = 
     coverage = float(covered.mean())
     y = np.full(L.shape[0], -1)
     wm = WeightedMajorityLabeler(n_classes=k, random_state=random_state).fit(L, y)
-    Lc = L[covered]
-    if len(Lc) > sample:
-        Lc = Lc[rng.choice(len(Lc), sample, replace=False)]
-    P = wm.predict_proba(Lc)
-    a_cov = float(P.max(axis=1).mean()) if len(Lc) else float("nan")
+    idx = np.flatnonzero(covered)
+    P_cov = wm.predict_proba(L[idx]) if len(idx) else np.zeros((0, k))  # once: a_cov and the rules' labels
+    some = rng.choice(len(idx), sample, replace=False) if len(idx) > sample else slice(None)
+    Lc = L[idx][some]
+    a_cov = float(P_cov[some].max(axis=1).mean()) if len(Lc) else float("nan")
 
     # agreement of a cross-fitted embedding classifier with the rules' labels on covered rows
     g = float("nan")
-    idx = np.flatnonzero(covered)
-    rule_labels = wm.predict_proba(L[idx]).argmax(axis=1) if len(idx) else np.zeros(0, int)
+    rule_labels = P_cov.argmax(axis=1)
     if len(idx) >= 20 and len(np.unique(rule_labels)) >= 2 and coverage < 1:
         fold = rng.integers(0, 2, len(idx))
         agree = []

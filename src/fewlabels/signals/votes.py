@@ -62,16 +62,10 @@ def check_vote_matrix(L, n_rows: int, n_classes: int, *, source: str) -> np.ndar
 
 def read_votes(path, n_rows: int, n_classes: int) -> np.ndarray:
     """The label matrix in a ``.npy`` file (n × m ints, -1 = abstain)."""
-    path = Path(path)
-    if path.suffix.lower() != ".npy":
-        raise InputError(f"{path}: --votes takes a .npy file (numpy.save of an n × m int array)")
-    if not path.is_file():
-        raise InputError(f"{path}: no such file (--votes)")
-    try:
-        L = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npy array ({str(exc).splitlines()[0]}); save the votes with "
-                         "numpy.save") from None
+    from ..io import load_npy
+
+    L = load_npy(path, not_npy="--votes takes a .npy file (numpy.save of an n × m int array)",
+                 save_hint="save the votes with numpy.save from an n × m int array")
     return check_vote_matrix(L, n_rows, n_classes, source=str(path))
 
 
