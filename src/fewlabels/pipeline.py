@@ -323,10 +323,10 @@ def mean_text_vectors(groups: Sequence[Sequence[str]], encoder, cache=None) -> n
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_encoder(path: str | None):
-    from .embed import SentenceTransformerEncoder
+def _cached_encoder(path: str | None, backend: str = "torch"):
+    from .embed import make_encoder
 
-    return SentenceTransformerEncoder(path)
+    return make_encoder(path, backend)
 
 
 def rule_votes(texts, rules_path, classes: Sequence[str], y=None, *, strict: bool = False,
@@ -345,8 +345,11 @@ def rule_votes(texts, rules_path, classes: Sequence[str], y=None, *, strict: boo
 
 
 def load_encoder(encoder_path=None):
-    """The encoder for ``encoder_path`` (default: packaged MiniLM), loaded once per process."""
-    return _cached_encoder(None if encoder_path is None else str(Path(encoder_path).resolve()))
+    """The encoder for ``encoder_path`` (default: packaged MiniLM) on the current backend
+    (:func:`fewlabels.embed.use_backend`), loaded once per process."""
+    from .embed import current_backend
+
+    return _cached_encoder(None if encoder_path is None else str(Path(encoder_path).resolve()), current_backend())
 
 
 def _pool_vectors(table, path, *, texts, vectors, vectors_column, encoder, cache, progress):
@@ -771,10 +774,11 @@ def predict_table(model_dir, input_path, out_path, *, text_column: str = "text",
     texts = None
     if vectors is None and vectors_column is None:
         texts = read_texts(table, text_column, input_path)
+        from .embed import model_id
         from .finetuned import saved_encoder_path
 
         encoder = load_encoder(encoder_path or saved_encoder_path(model_dir, meta) or meta.get("encoder"))
-        if meta.get("encoder_id") and encoder.id != meta["encoder_id"]:
+        if meta.get("encoder_id") and model_id(encoder.id) != model_id(meta["encoder_id"]):  # any backend
             raise InputError(f"{model_dir}: the model was trained with encoder {meta['encoder_id']} but "
                              f"{encoder.id} is loaded; pass --encoder with the original model folder")
     X = _pool_vectors(table, input_path, texts=texts, vectors=vectors, vectors_column=vectors_column,

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from contextlib import closing
+from contextlib import closing, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
@@ -113,6 +114,68 @@ class SentenceTransformerEncoder:
             show_progress_bar=False,
         )
         return np.asarray(vecs, dtype=np.float32)
+
+
+# -- backends: torch (default) or onnxruntime (embed/onnx_backend.py) ----------------------
+
+_BACKEND: ContextVar[str | None] = ContextVar("fewlabels_encoder_backend", default=None)
+
+
+def current_backend() -> str:
+    """The backend encoders are made with here: the innermost :func:`use_backend`, else
+    ``$FEWLABELS_ENCODER_BACKEND``, else ``torch``."""
+    from .onnx_backend import check_backend
+
+    return check_backend(_BACKEND.get() or os.environ.get("FEWLABELS_ENCODER_BACKEND") or "torch")
+
+
+@contextmanager
+def use_backend(name: str | None):
+    """Make encoders with backend ``name`` (``torch``, ``onnx``, ``onnx-int8``) inside the block;
+    ``None`` leaves the current one."""
+    from .onnx_backend import check_backend
+
+    token = _BACKEND.set(check_backend(name) if name is not None else _BACKEND.get())
+    try:
+        yield
+    finally:
+        _BACKEND.reset(token)
+
+
+def make_encoder(path: str | Path | None = None, backend: str | None = None, *, onnx_dir: str | Path | None = None):
+    """The encoder of model folder ``path`` (default: packaged MiniLM) on ``backend``
+    (default: :func:`current_backend`).
+
+    ``onnx`` and ``onnx-int8`` export the model on first use (cached in ``onnx_dir``, default
+    ``$FEWLABELS_ONNX_CACHE`` or ``~/.cache/fewlabels/onnx``) and check it against torch; when
+    onnxruntime is missing, the export fails or the check does not pass, the torch encoder is
+    returned and a :class:`~fewlabels.embed.onnx_backend.BackendFallbackWarning` says why.
+    """
+    import warnings
+
+    from .onnx_backend import BackendFallbackWarning, BackendUnavailable, OnnxEncoder, OnnxExport, check_backend
+
+    backend = check_backend(backend) if backend is not None else current_backend()
+    torch_encoder = SentenceTransformerEncoder(path)
+    if backend == "torch":
+        return torch_encoder
+    try:
+        export = OnnxExport(torch_encoder.path, torch_encoder.id.rsplit(":", 1)[1], onnx_dir)
+        record = export.ensure(backend)
+    except BackendUnavailable as exc:
+        warnings.warn(f"--encoder-backend {backend} is not used: {exc}; encoding with torch instead",
+                      BackendFallbackWarning, stacklevel=2)
+        return torch_encoder
+    return OnnxEncoder(torch_encoder.path, torch_encoder.id, export, backend, record,
+                       batch_size=torch_encoder.batch_size)
+
+
+def model_id(encoder_id: str) -> str:
+    """``encoder_id`` without its backend suffix: ids of the same model on any backend agree."""
+    for backend in ("onnx-int8", "onnx"):
+        if encoder_id.endswith(":" + backend):
+            return encoder_id[: -len(backend) - 1]
+    return encoder_id
 
 
 def text_hash(text: str) -> bytes:
