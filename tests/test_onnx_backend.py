@@ -72,6 +72,8 @@ def test_encoder_ids_differ_per_backend(encoders):
     assert len(set(ids.values())) == 3
     assert isinstance(encoders["onnx"], OnnxEncoder) and isinstance(encoders["torch"], SentenceTransformerEncoder)
     assert {model_id(i) for i in ids.values()} == {ids["torch"]}  # the same model underneath
+    sha = json.loads(next(iter(encoders["onnx"].model_file.parent.glob("model.json"))).read_text())["sha256"]
+    assert ids["onnx"] == f"{ids['torch']}:onnx:{sha[:8]}"  # another export, another id
 
 
 def test_second_load_reuses_the_export(encoders, onnx_dir, monkeypatch, texts):
@@ -122,7 +124,7 @@ def test_failed_check_falls_back_to_torch(encoders, tmp_path):
     ex = OnnxExport(encoders["torch"].path, encoders["torch"].id.rsplit(":", 1)[1], tmp_path)
     ex.dir.mkdir(parents=True)
     ex.model_file("onnx").write_bytes(b"x")
-    ex.record_file("onnx").write_text(json.dumps({"bytes": 1, "passed": False, "cosine_mean": 0.5,
+    ex.record_file("onnx").write_text(json.dumps({"bytes": 1, "sha256": "0" * 64, "passed": False, "cosine_mean": 0.5,
                                                   "cosine_min": 0.1, "n_check": 64}))
     with pytest.warns(BackendFallbackWarning, match=r"do not match torch.*cosine mean 0\.5000"):
         enc = make_encoder(None, "onnx", onnx_dir=tmp_path)

@@ -171,11 +171,11 @@ def make_encoder(path: str | Path | None = None, backend: str | None = None, *, 
 
 
 def model_id(encoder_id: str) -> str:
-    """``encoder_id`` without its backend suffix: ids of the same model on any backend agree."""
-    for backend in ("onnx-int8", "onnx"):
-        if encoder_id.endswith(":" + backend):
-            return encoder_id[: -len(backend) - 1]
-    return encoder_id
+    """``encoder_id`` without its backend suffix (``:onnx:<hash>``, ``:onnx-int8:<hash>``): ids of
+    the same model on any backend agree."""
+    import re
+
+    return re.sub(r":onnx(-int8)?(:[0-9a-f]+)?$", "", encoder_id)
 
 
 def text_hash(text: str) -> bytes:

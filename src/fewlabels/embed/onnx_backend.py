@@ -35,6 +35,7 @@ O(n · L) transformer work as with torch, run by onnxruntime on every available 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -131,7 +132,7 @@ class OnnxExport:
         """The check record of ``backend``'s file, if that file is complete."""
         rec = _read_json(self.record_file(backend))
         f = self.model_file(backend)
-        if rec is None or not f.is_file() or rec.get("bytes") != f.stat().st_size:
+        if rec is None or "sha256" not in rec or not f.is_file() or rec.get("bytes") != f.stat().st_size:
             return None
         return rec
 
@@ -179,7 +180,8 @@ class OnnxExport:
             got = OnnxSession(tmp, self.folder, settings).encode(texts)
             cos = np.sum(got * want, axis=1)
             lo_mean, lo_min = MIN_COSINE[backend]
-            rec = {**settings, "backend": backend, "bytes": tmp.stat().st_size, "n_check": len(texts),
+            rec = {**settings, "backend": backend, "bytes": tmp.stat().st_size, "sha256": _sha256(tmp),
+                   "n_check": len(texts),
                    "cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
                    "passed": bool(cos.mean() >= lo_mean and cos.min() >= lo_min),
                    "seconds": round(time.perf_counter() - start, 2), "onnxruntime": _version("onnxruntime"),
@@ -192,6 +194,14 @@ class OnnxExport:
         write_json(rec, self.record_file(backend))  # written last: it makes the model file count
         self.exports += 1
         return rec
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _version(module: str) -> str:
@@ -322,8 +332,9 @@ class OnnxEncoder:
     """A sentence-transformers folder encoded through onnxruntime (fp32 or int8).
 
     Built by :func:`fewlabels.embed.make_encoder`, which exports and checks the file first.
-    ``id`` is the torch encoder's id plus ``:onnx`` or ``:onnx-int8``, so cached vectors of
-    different backends never mix; ``base_id`` is the torch id (the same model).
+    ``id`` is the torch encoder's id plus ``:onnx`` or ``:onnx-int8`` and the first hex digits
+    of the exported file's SHA-256, so cached vectors of different backends (or of another
+    export, e.g. by a later onnxruntime) never mix; ``base_id`` is the torch id (the same model).
     """
 
     def __init__(self, path: Path, base_id: str, export: OnnxExport, backend: str, record: dict,
@@ -331,7 +342,7 @@ class OnnxEncoder:
         self.path = Path(path)
         self.backend = backend
         self.base_id = base_id
-        self.id = f"{base_id}:{backend}"
+        self.id = f"{base_id}:{backend}:{record['sha256'][:8]}"
         self.batch_size = batch_size
         self.model_file = export.model_file(backend)
         self.check = {k: record[k] for k in ("cosine_mean", "cosine_min", "n_check")}
