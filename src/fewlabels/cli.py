@@ -31,6 +31,11 @@ STAGE_TITLES = {"embed": "Embedding texts", "select": "Cross-validating methods"
 STAGE_TITLES.update({"ft-folds": "Fine-tuning the encoder inside the folds", "finetune": "Fine-tuning the encoder",
                      "reembed": "Re-embedding with the fine-tuned encoder"})
 
+ENGINE_HELP = ("'local' (one pass in this process) or 'ray': encoding, rules, k-NN search and prediction run in "
+               "blocks of rows on a Ray cluster (needs the package ray); same labels either way.")
+RAY_ADDRESS_HELP = ("With --engine ray: 'auto' (a cluster started here with `ray start --head`) or "
+                    "ray://HOST:10001 (a remote cluster). Default: a local cluster for this run.")
+
 
 @contextmanager
 def progress_bars():
@@ -187,6 +192,8 @@ def label(
                                                  "bag may hold (e.g. 'ham')."),
     fold_case: bool = typer.Option(False, "--fold-case", help="Merge given labels that differ only by case "
                                    "('Spam', 'spam') into one class (default: kept apart, with a note)."),
+    engine: str = typer.Option("local", help=ENGINE_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ):
     """Label every row of a table from a few given labels, with calibrated confidences.
 
@@ -194,6 +201,7 @@ def label(
     learning on the out-of-fold probabilities)."""
     with user_errors():
         from .embed import EmbeddingCache, use_backend
+        from .engine import open_engine
         from .loop.tables import label_with_store
         from .pipeline import check_outputs
         from .validation import check_random_state
@@ -204,7 +212,7 @@ def label(
                              "--encoder": encoder, "--proportions": proportions, "--votes": votes},
                       stores={"--cache": cache, "--labels-db": labels_db})
         spec = _classes(classes, classes_file)
-        with use_backend(encoder_backend), progress_bars() as progress:
+        with use_backend(encoder_backend), open_engine(engine, ray_address) as eng, progress_bars() as progress:
             result = label_with_store(input, out_path, labels_db=labels_db, id_column=id_column, html_path=html,
                                       text_column=text_column, label_column=label_column, classes=spec,
                                       vectors=vectors, vectors_column=vectors_column, encoder_path=encoder,
@@ -213,7 +221,8 @@ def label(
                                       save_model=save_model, n_splits=folds, random_state=seed, progress=progress,
                                       unknown=unknown, bag_column=bag_column, proportions=proportions,
                                       bag_label_column=bag_label_column, negative_class=negative_class,
-                                      fold_case=fold_case, finetune=finetune, time_budget=time_budget)
+                                      fold_case=fold_case, finetune=finetune, time_budget=time_budget,
+                                      engine=eng)
         if "rules" in result.report:
             _print_rules(result.report["rules"])
         _print_summary(result.report)
@@ -332,16 +341,19 @@ def predict(
     encoder: Optional[Path] = typer.Option(None, help="Encoder folder (default: the one the model was trained with)."),
     encoder_backend: str = typer.Option("torch", "--encoder-backend", help=ENCODER_BACKEND_HELP),
     cache: Optional[Path] = typer.Option(None, help="Embedding cache database."),
+    engine: str = typer.Option("local", help=ENGINE_HELP),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ):
     """Apply a saved end model to new rows."""
     with user_errors():
         from .embed import EmbeddingCache, use_backend
+        from .engine import open_engine
         from .pipeline import predict_table
 
-        with use_backend(encoder_backend), progress_bars() as progress:
+        with use_backend(encoder_backend), open_engine(engine, ray_address) as eng, progress_bars() as progress:
             P = predict_table(model_dir, input, out_path, text_column=text_column, vectors=vectors,
                               vectors_column=vectors_column, encoder_path=encoder,
-                              cache=EmbeddingCache(cache) if cache else None, progress=progress)
+                              cache=EmbeddingCache(cache) if cache else None, progress=progress, engine=eng)
         out.print(f"wrote {out_path} ({len(P)} rows)", soft_wrap=True)
 
 

@@ -25,11 +25,12 @@ def normalize_rows(X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(X / norms)
 
 
-def knn_search(base: np.ndarray, queries: np.ndarray, k: int, *, exact_limit: int = 50_000):
+def knn_search(base: np.ndarray, queries: np.ndarray, k: int, *, exact_limit: int = 50_000, engine=None):
     """Inner-product k-NN of ``queries`` among ``base`` (both L2-normalised float32).
 
     Returns (similarities, indices), each of shape (n_queries, k); missing neighbours
-    have index -1.
+    have index -1. With an ``engine`` (:mod:`fewlabels.engine`) the index is built here
+    once and the queries are searched in blocks on its workers.
     """
     import faiss
 
@@ -40,10 +41,14 @@ def knn_search(base: np.ndarray, queries: np.ndarray, k: int, *, exact_limit: in
         index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efSearch = max(64, 2 * k)
     index.add(base)
+    if engine is not None:
+        from .engine.ops import search_index
+
+        return search_index(engine, index, queries, k)
     return index.search(queries, k)
 
 
-def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = 50_000) -> sp.csr_matrix:
+def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = 50_000, engine=None) -> sp.csr_matrix:
     """Symmetric sparse k-NN graph.
 
     Parameters
@@ -51,6 +56,7 @@ def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = 50_000) -> sp.csr_
     X : array of shape (n, d)
     n_neighbors : int, default=10
         Neighbours per item (self excluded).
+    engine : optional, see :func:`knn_search`
 
     Returns
     -------
@@ -60,7 +66,7 @@ def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = 50_000) -> sp.csr_
     n = X.shape[0]
     check_in_range("n_neighbors", n_neighbors, 1)
     k = min(n_neighbors + 1, n)
-    sims, idx = knn_search(X, X, k, exact_limit=exact_limit)
+    sims, idx = knn_search(X, X, k, exact_limit=exact_limit, engine=engine)
     rows = np.repeat(np.arange(n), k).reshape(n, k)
     # Drop the row itself; with exact duplicates self may not be returned, so keep at most
     # n_neighbors others per row either way.

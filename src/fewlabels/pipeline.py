@@ -93,6 +93,7 @@ def label_arrays(
     fit_end_model: bool = True,
     progress: Progress | None = None,
     timings: dict | None = None,
+    engine=None,
 ) -> LabelResult:
     """Label every row of ``X`` from the few labels in ``y``.
 
@@ -110,6 +111,7 @@ def label_arrays(
         the fused method (:data:`RULE_CANDIDATES`) to the candidates.
     candidates : names tried by "auto" (default: :data:`AUTO_CANDIDATES`, plus
         :data:`RULE_CANDIDATES` with ``votes``)
+    engine : optional (:mod:`fewlabels.engine`): the k-NN graph's search runs in blocks on it
     """
     X = check_X(X)
     k = len(classes)
@@ -179,7 +181,7 @@ def label_arrays(
 
     if any(accepts(n, "graph") for n in names):  # one k-NN graph, shared by methods and folds
         t = _timer()
-        context["graph"] = knn_graph(X, n_neighbors)
+        context["graph"] = knn_graph(X, n_neighbors, engine=engine)
         timings["graph"] = t()
 
     selection = None
@@ -330,14 +332,19 @@ def _cached_encoder(path: str | None, backend: str = "torch"):
 
 
 def rule_votes(texts, rules_path, classes: Sequence[str], y=None, *, strict: bool = False,
-               progress: Progress | None = None) -> tuple[np.ndarray, dict]:
+               progress: Progress | None = None, engine=None) -> tuple[np.ndarray, dict]:
     """Apply the rules in ``rules_path`` to ``texts``: (L, report) where the report holds the
-    per-rule analysis, the rules that raised (with their first row) and the slowest rules."""
+    per-rule analysis, the rules that raised (with their first row) and the slowest rules.
+    With an ``engine``, blocks of rows are voted on its workers."""
     from .signals import analyze, apply_rules, load_rules
 
-    rules = load_rules(rules_path)
-    res = apply_rules(texts, rules, classes, strict=strict,
-                      progress=(lambda d, n: progress("rules", d, n)) if progress else None)
+    cb = (lambda d, n: progress("rules", d, n)) if progress else None
+    if engine is not None:
+        from .engine.ops import apply_rules as apply_rules_blocks
+
+        res = apply_rules_blocks(engine, texts, rules_path, classes, strict=strict, progress=cb)
+    else:
+        res = apply_rules(texts, load_rules(rules_path), classes, strict=strict, progress=cb)
     report = analyze(res.L, res.rule_names, classes, y)
     report.update({"file": str(rules_path), "errors": res.errors,
                    "slowest": [{"rule": r, "seconds": round(t, 4)} for r, t in res.slowest(3)]})
@@ -352,7 +359,7 @@ def load_encoder(encoder_path=None):
     return _cached_encoder(None if encoder_path is None else str(Path(encoder_path).resolve()), current_backend())
 
 
-def _pool_vectors(table, path, *, texts, vectors, vectors_column, encoder, cache, progress):
+def _pool_vectors(table, path, *, texts, vectors, vectors_column, encoder, cache, progress, engine=None):
     """Item vectors: from a .npy file, a list column, or the encoder (cached)."""
     from .embed import embed_texts
     from .io import read_vectors
@@ -369,7 +376,7 @@ def _pool_vectors(table, path, *, texts, vectors, vectors_column, encoder, cache
     if vectors_column is not None:
         return check_X(read_vectors_column(table, vectors_column, path), name="vectors", path=path)
     cb = (lambda done, total: progress("embed", done, total)) if progress else None
-    return embed_texts(texts, encoder, cache, progress=cb)
+    return embed_texts(texts, encoder, cache, progress=cb, engine=engine)
 
 
 def _given_labels(table, input_path, label_column: str | None, classes: ClassSpec | None, given=None, *,
@@ -570,6 +577,7 @@ def label_table(
     extra_columns=None,
     fold_case: bool = False,
     outputs=None,
+    engine=None,
 ) -> LabelResult:
     """Read a table, label every row, write the table with three new columns.
 
@@ -593,6 +601,8 @@ def label_table(
     ``finetune_params`` (:class:`~fewlabels.embed.finetune.FineTuneParams`) and ``model_cache``
     (folder of fine-tuned encoders) add the fine-tuned encoder as a candidate: see
     :mod:`fewlabels.finetuned`; with it chosen, ``save_model`` stores its encoder too.
+    ``engine`` (:mod:`fewlabels.engine`, default: one pass in this process): encoding, rule
+    votes and the k-NN graph's search run in blocks of rows on it; the rest runs here.
     """
     import pyarrow as pa
 
@@ -631,7 +641,7 @@ def label_table(
     need_encoder = (vectors is None and vectors_column is None) or encoder_path is not None
     encoder = load_encoder(encoder_path) if need_encoder else None
     X = _pool_vectors(table, input_path, texts=texts, vectors=vectors, vectors_column=vectors_column,
-                      encoder=encoder, cache=cache, progress=progress)
+                      encoder=encoder, cache=cache, progress=progress, engine=engine)
     C = embed_classes(classes.names, classes.descriptions, encoder, cache) if encoder is not None else None
     if C is not None and C.shape[1] != X.shape[1]:
         raise InputError(f"{vectors or input_path}: vectors have dimension {X.shape[1]} but the encoder makes "
@@ -643,7 +653,8 @@ def label_table(
         if texts is None:
             texts = read_texts(table, text_column or "text", input_path)
         t = _timer()
-        votes_L, rules_report = rule_votes(texts, rules, classes.names, y, strict=strict_rules, progress=progress)
+        votes_L, rules_report = rule_votes(texts, rules, classes.names, y, strict=strict_rules, progress=progress,
+                                           engine=engine)
         timings["rules"] = t()
     else:
         votes_L = None
@@ -660,7 +671,8 @@ def label_table(
                                         negative_class=negative_class, random_state=random_state)
         else:
             result = label_arrays(X, y, classes.names, class_embeddings=C, votes=votes, method=method,
-                                  n_splits=n_splits, random_state=random_state, progress=progress, timings=timings)
+                                  n_splits=n_splits, random_state=random_state, progress=progress, timings=timings,
+                                  engine=engine)
             if finetune != "off":  # the fine-tuned encoder as a candidate (fewlabels.finetuned)
                 from .finetuned import maybe_finetune
 
@@ -755,8 +767,9 @@ def check_outputs(input_path, *, reads: dict | None = None, stores: dict | None 
 
 def predict_table(model_dir, input_path, out_path, *, text_column: str = "text", vectors=None,
                   vectors_column: str | None = None, encoder_path=None, cache=None,
-                  progress: Progress | None = None) -> np.ndarray:
-    """Apply a saved end model to a table; adds ``fewlabels_label`` and ``fewlabels_confidence``."""
+                  progress: Progress | None = None, engine=None) -> np.ndarray:
+    """Apply a saved end model to a table; adds ``fewlabels_label`` and ``fewlabels_confidence``.
+    With an ``engine`` (:mod:`fewlabels.engine`), encoding and prediction run in blocks of rows on it."""
     import pyarrow as pa
 
     from .embed import EmbeddingCache
@@ -782,11 +795,17 @@ def predict_table(model_dir, input_path, out_path, *, text_column: str = "text",
             raise InputError(f"{model_dir}: the model was trained with encoder {meta['encoder_id']} but "
                              f"{encoder.id} is loaded; pass --encoder with the original model folder")
     X = _pool_vectors(table, input_path, texts=texts, vectors=vectors, vectors_column=vectors_column,
-                      encoder=encoder, cache=cache if cache is not None else EmbeddingCache(), progress=progress)
+                      encoder=encoder, cache=cache if cache is not None else EmbeddingCache(), progress=progress,
+                      engine=engine)
     if X.shape[1] != model.n_features_in_:
         raise InputError(f"{vectors or input_path}: vectors have dimension {X.shape[1]} but the model in "
                          f"{model_dir} expects {model.n_features_in_}; use the encoder the model was trained with")
-    P = model.predict_proba(X)
+    if engine is not None:
+        from .engine.ops import predict_proba
+
+        P = predict_proba(engine, model, X)
+    else:
+        P = model.predict_proba(X)
     idx = P.argmax(axis=1)
     out = table.append_column(OUTPUT_COLUMNS[0], pa.array(model.classes_[idx].tolist(), pa.string()))
     out = out.append_column(OUTPUT_COLUMNS[1], pa.array(np.round(P.max(axis=1), 6), pa.float64()))

@@ -301,6 +301,7 @@ def embed_texts(
     *,
     chunk_size: int = 512,
     progress: Callable[[int, int], None] | None = None,
+    engine=None,
 ) -> np.ndarray:
     """Embed ``texts``, reusing cached vectors and caching new ones chunk by chunk.
 
@@ -309,6 +310,8 @@ def embed_texts(
     X : ndarray of shape (len(texts), d), float32
 
     ``progress(done, total)`` is called after each chunk with counts of unique texts.
+    ``engine`` (:mod:`fewlabels.engine`): the chunks are encoded on its workers (each loads
+    the encoder once), the same chunks in the same order; the cache is written here.
     """
     hashes = [text_hash(t) for t in texts]
     unique: dict[bytes, str] = {}
@@ -322,9 +325,15 @@ def embed_texts(
     # Encode longest-first within chunks is left to sentence-transformers; we sort by
     # length so each chunk holds similar lengths (less padding).
     todo.sort(key=lambda h: len(unique[h]))
-    for start in range(0, len(todo), chunk_size):
+    starts = range(0, len(todo), chunk_size)
+    if engine is not None:
+        from ..engine.ops import encode_chunks
+
+        encoded = encode_chunks(engine, encoder, [[unique[h] for h in todo[s : s + chunk_size]] for s in starts])
+    else:
+        encoded = (encoder.encode([unique[h] for h in todo[s : s + chunk_size]]) for s in starts)
+    for start, vecs in zip(starts, encoded):
         chunk = todo[start : start + chunk_size]
-        vecs = encoder.encode([unique[h] for h in chunk])
         if cache is not None:
             cache.put(encoder.id, chunk, vecs)
         for h, v in zip(chunk, vecs):

@@ -164,9 +164,17 @@ def apply_rules(texts: Sequence[str], rules: Sequence[Rule], classes: Sequence[s
     errors: dict[str, dict] = {}
     with InterruptGuard() as guard:
         _apply_chunks(texts, rules, classes, L, code, strict, errors, seconds, chunk_size, progress, guard)
+    return finish_votes(L, rules, classes, list(errors.values()), seconds)
+
+
+def finish_votes(L: np.ndarray, rules: Sequence[Rule], classes: Sequence[str], errors: list[dict],
+                 seconds: dict[str, float]) -> ApplyResult:
+    """The :class:`ApplyResult` of a whole label matrix (also put together from blocks of
+    rows, :mod:`fewlabels.engine.ops`), or an :class:`InputError` if no rule voted on any row."""
+    n, m = L.shape
     any_vote = bool((L >= 0).any())
     if n and m and not any_vote and errors:
-        e = next(iter(errors.values()))
+        e = errors[0]
         at = f", line {e['line']} of the rules file" if e.get("line") else ""
         others = f"; {len(errors) - 1} other rule(s) raised too" if len(errors) > 1 else ""
         raise InputError(f"no rule voted on any of the {n} rows: rule {e['rule']!r} raised on {e['count']} row(s), "
@@ -175,16 +183,19 @@ def apply_rules(texts: Sequence[str], rules: Sequence[Rule], classes: Sequence[s
     if n and m and not any_vote:
         raise InputError(f"none of the {m} rules voted on any of the {n} rows; check that they fit these texts "
                          "(keywords match whole words, case-insensitively) and the text column is the right one")
-    return ApplyResult(L, [r.name for r in rules], classes, list(errors.values()), seconds)
+    return ApplyResult(L, [r.name for r in rules], list(classes), errors, seconds)
 
 
-def _apply_chunks(texts, rules, classes, L, code, strict, errors, seconds, chunk_size, progress, guard) -> None:
+def _apply_chunks(texts, rules, classes, L, code, strict, errors, seconds, chunk_size, progress, guard,
+                  row_offset: int = 0) -> None:
+    """Fill ``L`` (len(texts), m) chunk by chunk; ``row_offset``: the table row of ``texts[0]``
+    (0-based), for the row numbers in messages and ``errors``."""
     n = len(texts)
     for start in range(0, n, chunk_size):
         chunk = TextChunk(list(texts[start:start + chunk_size]))
         bad = next((i for i, s in enumerate(chunk.texts) if s is not None and not isinstance(s, str)), None)
         if bad is not None:
-            raise InputError(f"text on row {start + bad + 1} is {type(chunk.texts[bad]).__name__} "
+            raise InputError(f"text on row {row_offset + start + bad + 1} is {type(chunk.texts[bad]).__name__} "
                              f"{chunk.texts[bad]!r}, not a string; rules read text")
         block = L[start:start + len(chunk)]
         for j, r in enumerate(rules):
@@ -192,7 +203,8 @@ def _apply_chunks(texts, rules, classes, L, code, strict, errors, seconds, chunk
             if r.vectorised:
                 block[r.matches(chunk), j] = code[r.label]
             else:
-                block[:, j] = _run_python_rule(r, chunk, start, code, strict, errors, classes, guard)
+                block[:, j] = _run_python_rule(r, chunk, row_offset + start, code, strict, errors, classes,
+                                                guard)
             seconds[r.name] += time.perf_counter() - t
         if progress is not None:
             progress(start + len(chunk), n)
