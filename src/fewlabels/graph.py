@@ -5,8 +5,9 @@ most ``2 · n · k`` non-zeros, weights = cosine similarity clipped at 0 (rows o
 L2-normalised first).
 
 Cost: exact search (``IndexFlatIP``) is O(n² · d) time, O(n · d) memory, used up to
-``exact_limit`` rows (50,000 by default; 20,000 items take about 2 s on 2 cores). Above it an HNSW index is
-used: O(n · log n · d) time, O(n · (d + M)) memory, near-linear in n.
+``exact_limit`` rows (50,000 by default; 20,000 items take about 2 s on 2 cores). Above it an
+IVF index whose recall is measured and tuned (:mod:`fewlabels.ann`) is used:
+O(n^1.5 · nprobe · d) time, O(n · d) memory; ``info`` receives the recall reached.
 """
 
 from __future__ import annotations
@@ -16,39 +17,57 @@ import scipy.sparse as sp
 
 from .validation import check_in_range, check_X
 
+#: pools up to this many rows get an exact k-NN graph
+EXACT_LIMIT = 50_000
+
 
 def normalize_rows(X: np.ndarray) -> np.ndarray:
-    """L2-normalise rows (zero rows stay zero)."""
-    X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    """L2-normalise rows (zero rows stay zero), as C-contiguous float32.
+
+    Rows already of unit norm (within 1e-4, as sentence encoders return them) come back
+    as the same array, not a copy: at a million rows a copy is 1.5 GB. Treat the result
+    as read-only. Cost O(n · d), no (n, d) temporary.
+    """
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    sq = np.einsum("ij,ij->i", X, X)
+    if X.size and np.all(np.abs(sq - 1.0) <= 2e-4):
+        return X
+    norms = np.sqrt(sq)[:, None]
     norms[norms == 0] = 1.0
     return np.ascontiguousarray(X / norms)
 
 
-def knn_search(base: np.ndarray, queries: np.ndarray, k: int, *, exact_limit: int = 50_000, engine=None):
+def knn_search(base: np.ndarray, queries: np.ndarray, k: int, *, exact_limit: int = EXACT_LIMIT, engine=None,
+               info: dict | None = None, random_state: int | None = 0):
     """Inner-product k-NN of ``queries`` among ``base`` (both L2-normalised float32).
+
+    Exact while ``base`` has at most ``exact_limit`` rows and base × queries stays under
+    :data:`fewlabels.ann.EXACT_PAIRS`; else an IVF index tuned to recall 0.9 on a sample
+    (:class:`fewlabels.ann.NeighborIndex`). ``info``, a dict, receives the method and the
+    measured recall.
 
     Returns (similarities, indices), each of shape (n_queries, k); missing neighbours
     have index -1. With an ``engine`` (:mod:`fewlabels.engine`) the index is built here
     once and the queries are searched in blocks on its workers.
     """
-    import faiss
+    from .ann import NeighborIndex, needs_approximate
 
-    d = base.shape[1]
-    if base.shape[0] <= exact_limit:
-        index = faiss.IndexFlatIP(d)
-    else:
-        index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = max(64, 2 * k)
-    index.add(base)
+    approx = needs_approximate(base.shape[0], queries.shape[0], exact_limit)
+    nindex = NeighborIndex(base, exact=not approx, random_state=random_state)
     if engine is not None:
         from .engine.ops import search_index
 
-        return search_index(engine, index, queries, k)
-    return index.search(queries, k)
+        nindex.prepare(queries, k)
+        result = search_index(engine, nindex.index, queries, k)
+    else:
+        result = nindex.search(queries, k)
+    if info is not None:
+        info.update(nindex.info)
+    return result
 
 
-def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = 50_000, engine=None) -> sp.csr_matrix:
+def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = EXACT_LIMIT, engine=None,
+              info: dict | None = None) -> sp.csr_matrix:
     """Symmetric sparse k-NN graph.
 
     Parameters
@@ -57,6 +76,8 @@ def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = 50_000, engine=Non
     n_neighbors : int, default=10
         Neighbours per item (self excluded).
     engine : optional, see :func:`knn_search`
+    info : dict, optional
+        Receives how the neighbours were found and, when approximate, their measured recall.
 
     Returns
     -------
@@ -66,7 +87,7 @@ def knn_graph(X, n_neighbors: int = 10, *, exact_limit: int = 50_000, engine=Non
     n = X.shape[0]
     check_in_range("n_neighbors", n_neighbors, 1)
     k = min(n_neighbors + 1, n)
-    sims, idx = knn_search(X, X, k, exact_limit=exact_limit, engine=engine)
+    sims, idx = knn_search(X, X, k, exact_limit=exact_limit, engine=engine, info=info)
     rows = np.repeat(np.arange(n), k).reshape(n, k)
     # Drop the row itself; with exact duplicates self may not be returned, so keep at most
     # n_neighbors others per row either way.

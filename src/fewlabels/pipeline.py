@@ -21,6 +21,7 @@ from .endmodel import EndModel
 from .errors import ConfigError, InputError, where
 from .graph import knn_graph
 from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
+from .pool_core import CORE_SIZE, core_rows, extend_to_pool, extension_info
 from .select import select_labeler, wilson_interval
 from .validation import check_X, check_y
 
@@ -93,6 +94,7 @@ def label_arrays(
     fit_end_model: bool = True,
     progress: Progress | None = None,
     timings: dict | None = None,
+    core_size: int | None = CORE_SIZE,
     engine=None,
 ) -> LabelResult:
     """Label every row of ``X`` from the few labels in ``y``.
@@ -111,6 +113,11 @@ def label_arrays(
         the fused method (:data:`RULE_CANDIDATES`) to the candidates.
     candidates : names tried by "auto" (default: :data:`AUTO_CANDIDATES`, plus
         :data:`RULE_CANDIDATES` with ``votes``)
+    core_size : int or None, default=20,000
+        Above this many rows, selection, calibration and the fit run on a core (all labeled
+        rows plus a random sample of the rest) and the fitted method labels the other rows
+        in blocks (:mod:`fewlabels.pool_core`): time and memory of everything but that last
+        pass stay constant in n. None: always the whole pool.
     engine : optional (:mod:`fewlabels.engine`): the k-NN graph's search runs in blocks on it
     """
     X = check_X(X)
@@ -134,6 +141,11 @@ def label_arrays(
         votes = np.asarray(votes)
         if votes.ndim != 2 or votes.shape[0] != X.shape[0]:
             raise InputError(f"votes must have shape ({X.shape[0]}, m): one row of rule votes per item")
+    core = core_rows(y, core_size, random_state)
+    pool = (X, y, votes)
+    if core is not None:  # compare, calibrate and fit on the core; label the rest after
+        X, y, votes = X[core], y[core], None if votes is None else votes[core]
+        lab = np.flatnonzero(y >= 0)  # every labeled row is in the core
     context = {"n_classes": k, "class_embeddings": class_embeddings, "random_state": random_state, "graph": None,
                "votes": votes}
     if method == "auto":
@@ -179,9 +191,10 @@ def label_arrays(
         fallback = ("fewer than 2 given labels per class on average, or classes without labels: "
                     "methods were compared with folds that hide whole classes, so the estimate is rough")
 
+    graph_info: dict = {}
     if any(accepts(n, "graph") for n in names):  # one k-NN graph, shared by methods and folds
         t = _timer()
-        context["graph"] = knn_graph(X, n_neighbors, engine=engine)
+        context["graph"] = knn_graph(X, n_neighbors, engine=engine, info=graph_info)
         timings["graph"] = t()
 
     selection = None
@@ -212,6 +225,15 @@ def label_arrays(
     P_raw = model.predict_proba(X_in)
     P = apply_temperature(P_raw, T)
     timings["label"] = t()
+    core_report = None
+    if core is not None:
+        t = _timer()
+        X, y, votes = pool
+        P_raw = extend_to_pool(model, chosen, X, core, P_raw, dict(context, votes=votes),
+                               progress=(lambda d, n: progress("extend", d, n)) if progress else None)
+        P = apply_temperature(P_raw, T)
+        timings["extend"] = t()
+        core_report = {"rows": int(len(core)), "pool_rows": int(len(y)), "extension": extension_info(model)}
     conf_est = None
     if selection is not None and (y < 0).any():  # rows left to estimate on
         t = _timer()
@@ -229,11 +251,17 @@ def label_arrays(
     end_model = None
     if fit_end_model:
         t = _timer()
-        end_model = EndModel(random_state=random_state).fit(X, labels, sample_weight=confidence, classes=list(classes))
+        fit_rows = slice(None) if core is None else core  # the core carries the method's own labels
+        end_model = EndModel(random_state=random_state).fit(X[fit_rows], labels[fit_rows],
+                                                            sample_weight=confidence[fit_rows], classes=list(classes))
         timings["end_model"] = t()
 
     report = build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings,
                           random_state, len(X), conf_est)
+    if core_report is not None:
+        report["core"] = core_report
+    if graph_info.get("method") == "ivf":  # approximate: say how close to exact
+        report["graph"] = graph_info
     return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn, selection)
 
 

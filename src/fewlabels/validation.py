@@ -21,7 +21,11 @@ def check_X(X, *, name: str = "X", path=None) -> np.ndarray:
         raise InputError(f"{where(path)}{name} must have shape (n, d); got shape {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise InputError(f"{where(path)}{name} is empty (shape {X.shape}); need at least one row and one column")
-    bad = ~np.isfinite(X).all(axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(X.sum(axis=1))  # NaN and inf survive a sum; no (n, d) temporary
+    if bad.any():  # a sum of finite values can overflow: check those rows value by value
+        rows = np.flatnonzero(bad)
+        bad[rows] = ~np.isfinite(X[rows]).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
         more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""

@@ -22,8 +22,13 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import NotFittedError
-from ..graph import knn_search, normalize_rows
+from ..ann import needs_approximate, shared_index
+from ..graph import EXACT_LIMIT, normalize_rows
 from ..validation import check_X, check_y, infer_n_classes
+
+
+#: rows per block when a row-wise labeler predicts many rows (about 200 MB of float64 at d = 384)
+PREDICT_BLOCK = 65_536
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:
@@ -51,6 +56,10 @@ class BaseLabeler:
     transductive: ClassVar[bool] = False
     #: "embeddings" (X is (n, d) vectors) or "votes" (X is a label matrix L, -1 = abstain)
     input_kind: ClassVar[str] = "embeddings"
+    #: True when each row's prediction depends on that row alone: ``predict_proba`` then
+    #: runs in blocks of :data:`PREDICT_BLOCK` rows, so its float64 temporaries stay
+    #: O(block · d) however many rows come in
+    rowwise: ClassVar[bool] = False
 
     n_classes: int | None = None
 
@@ -80,7 +89,12 @@ class BaseLabeler:
             raise InputError(
                 f"X has {X.shape[1]} features but {type(self).__name__} was fitted with {self.n_features_in_}"
             )
-        return np.asarray(self._predict_proba(X), dtype=np.float64)
+        if not self.rowwise or X.shape[0] <= PREDICT_BLOCK:
+            return np.asarray(self._predict_proba(X), dtype=np.float64)
+        P = np.empty((X.shape[0], self.n_classes_), dtype=np.float64)
+        for s in range(0, X.shape[0], PREDICT_BLOCK):
+            P[s:s + PREDICT_BLOCK] = self._predict_proba(X[s:s + PREDICT_BLOCK])
+        return P
 
     def predict(self, X) -> np.ndarray:
         """Class codes of shape (n_samples,): ``classes_[argmax predict_proba]``."""
@@ -108,7 +122,10 @@ class TransductiveLabeler(BaseLabeler):
     Subclasses set ``self.transduction_`` (n, k) in ``_fit``. ``predict_proba`` on the
     fitted pool returns it; on other rows it averages the pool rows of the
     ``extend_neighbors`` nearest pool items, weighted by cosine similarity.
-    Extension costs O(m · n · d) for m new rows with exact search.
+    Extension costs O(m · n · d) for m new rows with exact search, and
+    O(m · nprobe · √n · d) with the IVF index used when m · n is large (:mod:`fewlabels.ann`,
+    its measured recall in :func:`fewlabels.ann.index_info`); the members of an ensemble share one index
+    and one search per block of new rows.
     """
 
     transductive = True
@@ -117,12 +134,14 @@ class TransductiveLabeler(BaseLabeler):
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         if X.shape == self._X_fit.shape and (X is self._X_fit or np.array_equal(X, self._X_fit)):
             return self.transduction_.copy()
-        base = normalize_rows(self._X_fit)
-        k = min(self.extend_neighbors, base.shape[0])
-        sims, idx = knn_search(base, normalize_rows(X), k)
-        w = np.clip(sims, 1e-6, None)
-        P = np.einsum("mk,mkc->mc", w, self.transduction_[idx])
-        return P / P.sum(axis=1, keepdims=True)
+        n_fit = self._X_fit.shape[0]
+        k = min(self.extend_neighbors, n_fit)
+        index = shared_index(self._X_fit, exact=not needs_approximate(n_fit, X.shape[0], EXACT_LIMIT))
+        sims, idx = index.search_cached(X, k, normalize_rows)
+        w = np.clip(sims, 1e-6, None) * (idx >= 0)
+        P = np.einsum("mk,mkc->mc", w, self.transduction_[np.maximum(idx, 0)])
+        total = P.sum(axis=1, keepdims=True)
+        return np.where(total > 0, P / np.maximum(total, 1e-300), 1.0 / P.shape[1])
 
 
 def labeled_mask(y: np.ndarray) -> np.ndarray:

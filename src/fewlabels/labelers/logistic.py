@@ -27,6 +27,7 @@ class LogisticLabeler(BaseLabeler):
     """
 
     name = "logistic"
+    rowwise = True
     min_labels = 2
 
     def __init__(self, C: float = 10.0, n_classes: int | None = None, random_state: int | None = 0):

@@ -63,6 +63,7 @@ class PrototypeLabeler(BaseLabeler):
     """
 
     name = "prototype"
+    rowwise = True
     min_labels = 1
 
     def __init__(self, scale: float = 20.0, class_embeddings=None, text_weight: float = 1.0,

@@ -113,6 +113,7 @@ class SelfTrainingLabeler(BaseLabeler):
     """
 
     name = "selftraining"
+    rowwise = True
     min_labels = 0
 
     def __init__(self, n_rounds: int = 4, C: float = 10.0, class_embeddings=None, max_iter: int = 100,

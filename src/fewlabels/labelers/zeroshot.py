@@ -47,6 +47,7 @@ class ZeroShotLabeler(BaseLabeler):
     """
 
     name = "zeroshot"
+    rowwise = True
     needs = ("class_embeddings",)
     min_labels = 0
 
