@@ -143,6 +143,22 @@ def _print_summary(report: dict) -> None:
         err.print(w, markup=False, highlight=False, soft_wrap=True)
 
 
+def _print_plan(p) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"plan: {p.n_rows:,} rows x {p.dims} dims, {p.n_classes} classes, {p.n_labels:,} given labels"
+              + ("" if p.core_rows == p.n_rows else f"; core of {p.core_rows:,} rows"))
+    t.add_column("stage")
+    t.add_column("predicted s", justify="right")
+    t.add_column("what")
+    for stage, sec, note in p.stages:
+        t.add_row(stage, f"{sec:,.0f}", note)
+    t.add_row("total", f"{p.total_s:,.0f}", f"about {p.total_s / 60:.1f} min on a 2-core laptop")
+    out.print(t)
+    out.print(f"predicted peak memory: {p.peak_gb:.1f} GB. Nothing was embedded or written (--dry-run).",
+              markup=False)
+
+
 @app.command()
 def label(
     input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl or .parquet; or a WRENCH .json "
@@ -194,6 +210,8 @@ def label(
                                    "('Spam', 'spam') into one class (default: kept apart, with a note)."),
     engine: str = typer.Option("local", help=ENGINE_HELP),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (stages, predicted time and peak "
+                                 "memory from the row count) and stop; nothing is embedded or written."),
 ):
     """Label every row of a table from a few given labels, with calibrated confidences.
 
@@ -212,6 +230,12 @@ def label(
                              "--encoder": encoder, "--proportions": proportions, "--votes": votes},
                       stores={"--cache": cache, "--labels-db": labels_db})
         spec = _classes(classes, classes_file)
+        if dry_run:
+            from .plan import plan_table
+
+            _print_plan(plan_table(input, text_column=text_column, label_column=label_column, classes=spec,
+                                   vectors=vectors, vectors_column=vectors_column, backend=encoder_backend))
+            return
         with use_backend(encoder_backend), open_engine(engine, ray_address) as eng, progress_bars() as progress:
             result = label_with_store(input, out_path, labels_db=labels_db, id_column=id_column, html_path=html,
                                       text_column=text_column, label_column=label_column, classes=spec,

@@ -1,0 +1,112 @@
+"""What a run will do, and about how long and how much memory it will take, from the
+sizes alone: ``fewlabels label ... --dry-run``.
+
+The predictions come from a cost model per stage, each term the stage's own complexity
+(see the modules named) times a rate measured with ``bench/scale.py`` and the encoder
+bench on the 2-core reference machine (BENCHMARKS.md, "Scale"). They are estimates for
+that kind of machine: expect them to scale with core count and to be off by tens of
+percent; memory is the larger part that does not depend on the machine.
+
+Cost: O(1); :func:`plan_table` reads the table once to count rows, labels and cached texts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .pool_core import CORE_SIZE
+
+#: texts per second on the reference machine, by encoder backend (BENCHMARKS.md)
+ENCODE_RATE = {"torch": 250.0, "onnx": 330.0, "onnx-int8": 450.0}
+#: multiply-adds per second of float32 BLAS on the reference machine (2 cores)
+FLOPS = 3.0e10
+#: seconds of the cross-validated choice on a core of 20,000 rows, 20 classes (bench/scale.py)
+SELECT_S_AT_20K = 30.0
+#: seconds per million rows to label outside the core (ensemble: five methods, one k-NN search)
+EXTEND_S_PER_M = 40.0
+#: fixed memory of the process with numpy, scipy, sklearn and faiss loaded (GB); torch adds more
+BASE_GB, TORCH_GB = 0.25, 0.6
+
+
+@dataclass
+class Plan:
+    """Stages with predicted seconds, and the predicted peak memory."""
+
+    n_rows: int
+    n_labels: int
+    n_classes: int
+    dims: int
+    core_rows: int
+    stages: list[tuple[str, float, str]] = field(default_factory=list)
+    peak_gb: float = 0.0
+
+    @property
+    def total_s(self) -> float:
+        return sum(s for _, s, _ in self.stages)
+
+    def as_dict(self) -> dict:
+        return {"rows": self.n_rows, "labels": self.n_labels, "classes": self.n_classes, "dims": self.dims,
+                "core_rows": self.core_rows, "total_s": round(self.total_s, 1), "peak_gb": round(self.peak_gb, 2),
+                "stages": [{"stage": a, "seconds": round(b, 1), "note": c} for a, b, c in self.stages]}
+
+
+def plan(n_rows: int, *, n_labels: int, n_classes: int, dims: int = 384, encode_rows: int = 0,
+         backend: str = "torch", core_size: int | None = CORE_SIZE, end_model: bool = True) -> Plan:
+    """Predicted stages, seconds and peak memory of labeling ``n_rows`` rows."""
+    m = n_rows if core_size is None or n_rows <= core_size else core_size
+    p = Plan(n_rows, n_labels, n_classes, dims, m)
+    scale = max(n_classes, 2) / 20
+    if encode_rows:
+        rate = ENCODE_RATE.get(backend, ENCODE_RATE["torch"])
+        p.stages.append(("embed", encode_rows / rate, f"{encode_rows:,} distinct texts, {backend} (cached ones are skipped)"))
+    p.stages.append(("graph", m * m * dims / FLOPS + 0.5, f"exact 10-NN graph of {m:,} rows"))
+    if n_labels >= 2:
+        p.stages.append(("select", SELECT_S_AT_20K * (m / 20_000) * scale, "7 candidates x 5 folds"
+                         + ("" if m == n_rows else f" on the core ({m:,} rows)")))
+    p.stages.append(("label", SELECT_S_AT_20K / 5 * (m / 20_000) * scale, "the chosen method on "
+                     + ("the pool" if m == n_rows else "the core")))
+    if m < n_rows:
+        p.stages.append(("extend", EXTEND_S_PER_M * (n_rows - m) / 1e6 * scale,
+                         f"{n_rows - m:,} rows outside the core, in blocks"))
+    if end_model:
+        p.stages.append(("end_model", 0.5e-3 * m * scale + n_rows * dims * n_classes / FLOPS, "logistic regression"))
+    x_gb = n_rows * dims * 4 / 1e9
+    p_gb = 4 * n_rows * n_classes * 8 / 1e9  # raw, calibrated and final probabilities, one spare
+    core_gb = m * (dims * 4 + 2 * 11 * 12 + 6 * n_classes * 8) / 1e9
+    p.peak_gb = BASE_GB + (TORCH_GB if encode_rows else 0.0) + x_gb + p_gb + core_gb + 0.2
+    return p
+
+
+def plan_table(input_path, *, text_column: str | None = None, label_column: str | None = None, classes=None,
+               vectors=None, vectors_column: str | None = None, backend: str = "torch",
+               core_size: int | None = CORE_SIZE) -> Plan:
+    """:func:`plan` for a table: reads it once to count rows, given labels, classes and the
+    distinct texts to embed (an upper bound: texts already in the cache are not re-encoded)."""
+    import numpy as np
+
+    from .errors import InputError
+    from .io import read_table, require_column, text_column as read_texts
+
+    table = read_table(input_path)
+    n = table.num_rows
+    if label_column is None and "label" in table.column_names:
+        label_column = "label"
+    seen: set = set()
+    n_labels = 0
+    if label_column:
+        require_column(table, label_column, input_path, "--label-column")
+        values = [v for v in table.column(label_column).to_pylist() if v is not None and str(v).strip() != ""]
+        n_labels, seen = len(values), {str(v).strip() for v in values}
+    n_classes = len(classes.names) if classes is not None else len(seen)
+    dims, encode_rows = 384, 0
+    if vectors is not None:
+        try:
+            dims = int(np.load(vectors, mmap_mode="r").shape[1])
+        except (OSError, ValueError, IndexError) as exc:
+            raise InputError(f"{vectors}: cannot read a 2-D .npy of vectors ({exc})") from exc
+    elif vectors_column is None:
+        column = text_column or "text"
+        require_column(table, column, input_path, "--text-column")
+        encode_rows = len(set(read_texts(table, column, input_path)))
+    return plan(n, n_labels=n_labels, n_classes=max(n_classes, 2), dims=dims, encode_rows=encode_rows,
+                backend=backend, core_size=core_size)
