@@ -138,7 +138,7 @@ def test_core_extension_of_a_transductive_method_reports_its_neighbours(monkeypa
     X, y_true = clustered(3000, d=16, k=3)
     y = np.full(len(y_true), -1)
     y[:30] = y_true[:30]
-    monkeypatch.setattr(ann, "EXACT_PAIRS", 10_000)  # force the IVF extension at this size
+    monkeypatch.setattr(ann, "EXTEND_EXACT_PAIRS", 10_000)  # force the IVF extension at this size
     r = label_arrays(X, y, ["a", "b", "c"], method="spreading", core_size=1000)
     ext = r.report["core"]["extension"]
     assert ext["method"] == "ivf" and ext["recall"] >= 0.5

@@ -29,6 +29,10 @@ import numpy as np
 #: base × queries pairs up to which exact search is used: 50,000 × 50,000, about 15 s of BLAS
 #: on 2 cores at d = 384 (what a 50,000-row pool's k-NN graph always used)
 EXACT_PAIRS = 2_500_000_000
+#: the same for new rows searched against a fitted pool (a transductive method's extension):
+#: lower, since a similarity-weighted vote of 10 neighbours barely moves at recall 0.9, and a
+#: million new rows against a 20,000-row core would cost 10^13 multiply-adds exactly
+EXTEND_EXACT_PAIRS = 200_000_000
 #: queries searched exactly to measure the recall of an approximate index
 RECALL_QUERIES = 256
 
@@ -144,12 +148,13 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
     return float(hits.sum() / max((truth >= 0).sum(), 1))
 
 
-def needs_approximate(n_base: int, n_queries: int, exact_limit: int | None = None) -> bool:
+def needs_approximate(n_base: int, n_queries: int, exact_limit: int | None = None,
+                      max_pairs: int | None = None) -> bool:
     """True when exact search would be too slow: ``n_base > exact_limit`` (if given) or more
-    than :data:`EXACT_PAIRS` base × query pairs."""
+    than ``max_pairs`` (default :data:`EXACT_PAIRS`) base × query pairs."""
     if exact_limit is not None and n_base > exact_limit:
         return True
-    return n_base * n_queries > EXACT_PAIRS
+    return n_base * n_queries > (EXACT_PAIRS if max_pairs is None else max_pairs)
 
 
 _SHARED: list = []  # [(base, exact, NeighborIndex)], most recent last, at most 2

@@ -29,7 +29,8 @@ out = Console()
 
 STAGE_TITLES = {"embed": "Embedding texts", "select": "Cross-validating methods", "rules": "Applying rules"}
 STAGE_TITLES.update({"ft-folds": "Fine-tuning the encoder inside the folds", "finetune": "Fine-tuning the encoder",
-                     "reembed": "Re-embedding with the fine-tuned encoder"})
+                     "reembed": "Re-embedding with the fine-tuned encoder",
+                     "extend": "Labeling the rows outside the core"})
 
 ENGINE_HELP = ("'local' (one pass in this process) or 'ray': encoding, rules, k-NN search and prediction run in "
                "blocks of rows on a Ray cluster (needs the package ray); same labels either way.")

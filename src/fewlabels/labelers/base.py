@@ -22,6 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import NotFittedError
+from .. import ann
 from ..ann import needs_approximate, shared_index
 from ..graph import EXACT_LIMIT, normalize_rows
 from ..validation import check_X, check_y, infer_n_classes
@@ -136,7 +137,8 @@ class TransductiveLabeler(BaseLabeler):
             return self.transduction_.copy()
         n_fit = self._X_fit.shape[0]
         k = min(self.extend_neighbors, n_fit)
-        index = shared_index(self._X_fit, exact=not needs_approximate(n_fit, X.shape[0], EXACT_LIMIT))
+        approx = needs_approximate(n_fit, X.shape[0], EXACT_LIMIT, max_pairs=ann.EXTEND_EXACT_PAIRS)
+        index = shared_index(self._X_fit, exact=not approx)
         sims, idx = index.search_cached(X, k, normalize_rows)
         w = np.clip(sims, 1e-6, None) * (idx >= 0)
         P = np.einsum("mk,mkc->mc", w, self.transduction_[np.maximum(idx, 0)])
