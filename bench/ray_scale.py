@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--block-rows", type=int, default=65_536)
     ap.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray cluster")
     ap.add_argument("--steps", default="predict,knn")
+    ap.add_argument("--no-local-blocks", action="store_true", help="skip the in-process blocks (one pass and Ray only)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -93,7 +94,7 @@ def main() -> None:
             sample = rng.choice(args.rows, 20_000, replace=False)
             model = EndModel().fit(X[sample], truth[sample], classes=[f"c{i}" for i in range(20)])
             P0, t0 = timed(lambda: model.predict_proba(X))
-            P1, t1 = timed(lambda: ops.predict_proba(local, model, X))
+            P1, t1 = (P0, float("nan")) if args.no_local_blocks else timed(lambda: ops.predict_proba(local, model, X))
             P2, t2 = timed(lambda: ops.predict_proba(ray_engine, model, X))
             lab0 = P0.argmax(1)
             res["steps"]["predict"] = {
@@ -114,7 +115,8 @@ def main() -> None:
             _, tb = timed(lambda: (index.train(X[core]), index.add(X[core])))
             index.nprobe = 8
             (D0, I0), t0 = timed(lambda: index.search(X, 10))
-            (D1, I1), t1 = timed(lambda: ops.search_index(local, index, X, 10))
+            (D1, I1), t1 = ((D0, I0), float("nan")) if args.no_local_blocks else timed(
+                lambda: ops.search_index(local, index, X, 10))
             (D2, I2), t2 = timed(lambda: ops.search_index(ray_engine, index, X, 10))
             res["steps"]["knn"] = {
                 "index": "IVFFlat nlist=256 nprobe=8", "core_rows": args.core, "k": 10, "build_s": round(tb, 2),
