@@ -124,8 +124,9 @@ def test_failed_check_falls_back_to_torch(encoders, tmp_path):
     ex = OnnxExport(encoders["torch"].path, encoders["torch"].id.rsplit(":", 1)[1], tmp_path)
     ex.dir.mkdir(parents=True)
     ex.model_file("onnx").write_bytes(b"x")
-    ex.record_file("onnx").write_text(json.dumps({"bytes": 1, "sha256": "0" * 64, "passed": False, "cosine_mean": 0.5,
-                                                  "cosine_min": 0.1, "n_check": 64}))
+    ex.record_file("onnx").write_text(json.dumps({"bytes": 1, "recipe": onnx_backend.RECIPE, "sha256": "0" * 64,
+                                                  "passed": False, "cosine_mean": 0.5, "cosine_min": 0.1,
+                                                  "n_check": 64}))
     with pytest.warns(BackendFallbackWarning, match=r"do not match torch.*cosine mean 0\.5000"):
         enc = make_encoder(None, "onnx", onnx_dir=tmp_path)
     assert isinstance(enc, SentenceTransformerEncoder) and enc.id == encoders["torch"].id

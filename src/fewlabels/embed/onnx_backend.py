@@ -6,7 +6,9 @@ the first time it is asked for:
 - **export**: ``torch.onnx.export`` of the whole sentence-transformers module chain
   (transformer, pooling, and normalisation where the model has it) as one graph with dynamic
   batch and sequence axes. The TorchScript-based exporter (``dynamo=False``) is used: it needs
-  only the ``onnx`` package, not ``onnxscript``.
+  only the ``onnx`` package, not ``onnxscript``. Attention is traced in its eager form, and for
+  BERT-type models (MiniLM is one) onnxruntime's transformer optimizer then fuses each layer
+  into a few ops (:func:`_fuse`).
 - **int8**: ``onnxruntime.quantization.quantize_dynamic`` of that graph, int8 weights with one
   scale per output channel (per-tensor scales lose too much on MiniLM: mean cosine 0.947 to
   torch against 0.990 per channel, measured on 300 SMS texts); activations are quantised per
@@ -51,6 +53,10 @@ from ..errors import EncoderError
 
 #: the backends ``--encoder-backend`` accepts
 BACKENDS = ("torch", "onnx", "onnx-int8")
+
+#: version of the export recipe (tracing, fusion, quantisation settings): a cached file made
+#: by another recipe is exported again
+RECIPE = 2
 
 #: how many texts the export check encodes with both torch and onnxruntime
 N_CHECK = 64
@@ -132,7 +138,7 @@ class OnnxExport:
         """The check record of ``backend``'s file, if that file is complete."""
         rec = _read_json(self.record_file(backend))
         f = self.model_file(backend)
-        if rec is None or "sha256" not in rec or not f.is_file() or rec.get("bytes") != f.stat().st_size:
+        if rec is None or rec.get("recipe") != RECIPE or not f.is_file() or rec.get("bytes") != f.stat().st_size:
             return None
         return rec
 
@@ -174,14 +180,15 @@ class OnnxExport:
         try:
             if backend == "onnx-int8":
                 _quantize(self.model_file("onnx"), tmp)
+                fused = base.get("fused")
             else:
-                _export_fp32(st, self.folder, tmp, max_len)
+                fused = _export_fp32(st, self.folder, tmp, max_len)
             settings = {"max_seq_length": max_len, "do_lower_case": _do_lower_case(self.folder)}
             got = OnnxSession(tmp, self.folder, settings).encode(texts)
             cos = np.sum(got * want, axis=1)
             lo_mean, lo_min = MIN_COSINE[backend]
-            rec = {**settings, "backend": backend, "bytes": tmp.stat().st_size, "sha256": _sha256(tmp),
-                   "n_check": len(texts),
+            rec = {**settings, "backend": backend, "recipe": RECIPE, "bytes": tmp.stat().st_size,
+                   "sha256": _sha256(tmp), "n_check": len(texts), "fused": fused,
                    "cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
                    "passed": bool(cos.mean() >= lo_mean and cos.min() >= lo_min),
                    "seconds": round(time.perf_counter() - start, 2), "onnxruntime": _version("onnxruntime"),
@@ -231,8 +238,10 @@ def _load_sentence_transformer(folder: Path):
                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
 
 
-def _export_fp32(st, folder: Path, path: Path, max_len: int) -> None:
-    """Trace ``st`` (all its modules) on two texts of different lengths and save the graph."""
+def _export_fp32(st, folder: Path, path: Path, max_len: int) -> dict | None:
+    """Trace ``st`` (all its modules) on two texts of different lengths and save the graph,
+    its transformer layers fused where onnxruntime knows the architecture (:func:`_fuse`).
+    Returns the fused operators, or None when the graph was left unfused."""
     import torch
     from transformers import AutoTokenizer
 
@@ -251,7 +260,13 @@ def _export_fp32(st, folder: Path, path: Path, max_len: int) -> None:
 
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["embedding"] = {0: "batch"}
+    transformer = getattr(st[0], "auto_model", None)
+    config = getattr(transformer, "config", None)
+    attn = getattr(config, "_attn_implementation", None)
     try:
+        if attn not in (None, "eager") and hasattr(transformer, "set_attn_implementation"):
+            # traced as plain matmuls + softmax, the pattern onnxruntime fuses into one Attention op
+            transformer.set_attn_implementation("eager")
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python branches
             torch.onnx.export(Chain(st).eval(), tuple(sample[n] for n in names), str(path), input_names=names,
@@ -259,10 +274,44 @@ def _export_fp32(st, folder: Path, path: Path, max_len: int) -> None:
     except Exception as exc:
         raise BackendUnavailable(f"torch.onnx.export failed ({type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    finally:
+        if attn not in (None, "eager") and hasattr(transformer, "set_attn_implementation"):
+            transformer.set_attn_implementation(attn)
+    return _fuse(path, config)
+
+
+def _fuse(path: Path, config) -> dict | None:
+    """Fuse a BERT-type graph in place with onnxruntime's transformer optimizer (embedding +
+    layer norm, multi-head attention, bias + GELU, skip + layer norm: one op each); measured
+    on all-MiniLM-L6-v2, 400 SMS texts on 2 cores: fp32 1.16x and int8 1.39x the speed of the
+    unfused graph, same vectors (cosine 1.0000000 to it). Other architectures, or any failure,
+    keep the traced graph (the export check runs either way). Returns the fused op counts."""
+    if getattr(config, "model_type", None) != "bert":
+        return None
+    try:
+        from onnxruntime.transformers import optimizer
+
+        quiet = logging.root.manager.disable
+        logging.disable(logging.WARNING)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = optimizer.optimize_model(str(path), model_type="bert", num_heads=config.num_attention_heads,
+                                                 hidden_size=config.hidden_size)
+        finally:
+            logging.disable(quiet)
+        fused = {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
+        if not fused.get("Attention"):
+            return None
+        model.save_model_to_file(str(path))
+        return fused
+    except Exception:  # the unfused graph is correct too, only slower
+        return None
 
 
 def _quantize(src: Path, dst: Path) -> None:
     try:
+        from onnx import TensorProto
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
         raise BackendUnavailable(f"onnxruntime.quantization cannot be imported ({exc}); pip install onnx") from exc
@@ -272,7 +321,8 @@ def _quantize(src: Path, dst: Path) -> None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+                quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                                 extra_options={"DefaultTensorType": TensorProto.FLOAT})
         finally:
             logging.disable(quiet)
     except Exception as exc:
