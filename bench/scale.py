@@ -5,8 +5,9 @@ given, 100 uniformly random labels, the full automatic choice and the end model:
 
 * ``--data synthetic``: clustered 384-d unit vectors, 20 classes of Dirichlet(2) sizes, each
   class three Gaussian modes on the sphere (noise ``--noise``), generated in blocks;
-* ``--data agnews``: the ag_news train embeddings (from the cache) replicated to n rows,
-  each copy with Gaussian noise of norm about ``--noise`` / 3, renormalised.
+* ``--data real``: bench/speed.py's pool of real MiniLM embeddings (emotion + ag_news train,
+  20,000 rows, 10 classes, from the cache) replicated to n rows, each copy with Gaussian
+  noise of norm about ``--noise`` / 3, renormalised.
 
 For every n up to ``--full-up-to`` it also runs the full computation (``core_size=None``:
 selection, graph and fit on the whole pool) and compares: chosen method, estimate, pool
@@ -59,15 +60,17 @@ def synthetic(n: int, d: int = 384, k: int = 20, modes: int = 3, noise: float = 
     return X, y
 
 
-def replicated_agnews(n: int, noise: float = 1.0, seed: int = 0, block: int = 100_000):
-    """ag_news train embeddings tiled to n rows, each copy jittered and renormalised."""
-    from common import load
+def replicated_real(n: int, noise: float = 1.0, seed: int = 0, block: int = 100_000):
+    """bench/speed.py's real pool (emotion train + ag_news train: 20,000 MiniLM embeddings,
+    10 classes) tiled to n rows, each copy jittered by noise of norm about ``noise`` / 3
+    (cosine about 0.95 to its original) and renormalised; the originals come first."""
+    from speed import build_pool
 
-    ds = load("ag_news")
-    base, yb = ds.X_train.astype(np.float32), ds.y_train
+    base, yb, _, _ = build_pool()
+    base = base.astype(np.float32)
     rng = np.random.default_rng(seed)
     src = rng.integers(0, len(yb), n)
-    src[: min(n, len(yb))] = np.arange(min(n, len(yb)))  # the originals first
+    src[: min(n, len(yb))] = np.arange(min(n, len(yb)))
     d = base.shape[1]
     X = np.empty((n, d), np.float32)
     for s in range(0, n, block):
@@ -75,7 +78,7 @@ def replicated_agnews(n: int, noise: float = 1.0, seed: int = 0, block: int = 10
         B = base[src[s:e]] + np.float32(noise / 3 / np.sqrt(d)) * rng.standard_normal((e - s, d), dtype=np.float32)
         B /= np.linalg.norm(B, axis=1, keepdims=True)
         X[s:e] = B
-    return X, yb[src], ds.classes
+    return X, yb[src]
 
 
 def pool(data: str, n: int, noise: float, cache_dir: Path):
@@ -86,7 +89,7 @@ def pool(data: str, n: int, noise: float, cache_dir: Path):
     if data == "synthetic":
         X, y = synthetic(n, noise=noise)
     else:
-        X, y, _ = replicated_agnews(n, noise=noise)
+        X, y = replicated_real(n, noise=noise)
     for part, arr in (("X", X), ("y", y)):
         tmp = f"{stem}.{part}.tmp.npy"
         np.save(tmp, arr)
@@ -106,7 +109,7 @@ def run_one(args) -> dict:
     rss_before = peak_rss_gb()
     timings: dict = {}
     t = time.perf_counter()
-    r = label_arrays(X, y, [f"c{i}" for i in range(k)], random_state=args.seed, timings=timings,
+    r = label_arrays(X, y, [f"c{i}" for i in range(k)], random_state=args.seed, timings=timings, method=args.method,
                      core_size=None if args.mode == "full" else args.core_size)
     total = time.perf_counter() - t
     unl = y < 0
@@ -125,10 +128,12 @@ def run_one(args) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    ap.add_argument("--data", choices=["synthetic", "agnews"], default="synthetic")
+    ap.add_argument("--data", choices=["synthetic", "real"], default="synthetic")
     ap.add_argument("--noise", type=float, default=1.0, help="noise norm around the modes (default 1.0)")
     ap.add_argument("--labels", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--method", default="auto", help="'auto' (the full choice) or a method to force, e.g. "
+                    "ensemble for the costliest final fit and extension")
     ap.add_argument("--core-size", type=int, default=None, help="label_arrays' core_size (default: its own)")
     ap.add_argument("--full-up-to", type=int, default=100_000,
                     help="also run the full computation (core_size=None) up to this many rows")
@@ -158,6 +163,7 @@ def main(argv=None) -> int:
             lab_path = args.cache_dir / f"labels-{args.data}-{n}-{mode}.npy"
             cmd = [sys.executable, __file__, "--one", str(n), "--mode", mode, "--data", args.data,
                    "--noise", str(args.noise), "--labels", str(args.labels), "--seed", str(args.seed),
+                   "--method", args.method,
                    "--core-size", str(args.core_size), "--cache-dir", str(args.cache_dir),
                    "--labels-out", str(lab_path)]
             proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -5,7 +5,7 @@ Exact inner-product search costs O(n_base · n_queries · d): fine for a 20,000-
 multiply-adds). Above that size fewlabels uses a FAISS inverted-file index (IVF-Flat):
 
 * ``nlist = 2·√n_base`` lists (k-means centroids), trained for 10 iterations on at most
-  ``30 · nlist`` rows of the base: O(n_base^1.5 · d / 10) at most, about a second at
+  ``40 · nlist`` rows of the base (FAISS asks for 39 per list): O(n_base^1.5 · d / 10) at most, about a second at
   n_base = 50,000.
 * ``nprobe``, the lists scanned per query, is *tuned* rather than fixed: 256 queries are
   searched exactly and with the index, and nprobe doubles (4, 8, 16, ...) until the
@@ -74,7 +74,7 @@ class NeighborIndex:
             return
         rng = np.random.default_rng(random_state)
         nlist = int(max(1, min(round(2 * np.sqrt(n)), n // 39)))
-        train = base if n <= 30 * nlist else base[np.sort(rng.choice(n, 30 * nlist, replace=False))]
+        train = base if n <= 40 * nlist else base[np.sort(rng.choice(n, 40 * nlist, replace=False))]
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = 10

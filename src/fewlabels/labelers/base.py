@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import NotFittedError
 from .. import ann
@@ -141,7 +142,11 @@ class TransductiveLabeler(BaseLabeler):
         index = shared_index(self._X_fit, exact=not approx)
         sims, idx = index.search_cached(X, k, normalize_rows)
         w = np.clip(sims, 1e-6, None) * (idx >= 0)
-        P = np.einsum("mk,mkc->mc", w, self.transduction_[np.maximum(idx, 0)])
+        # P = Σ_j w_ij · transduction_[idx_ij] as a sparse (m × n_fit) product: no (m, k, c) gather
+        m = X.shape[0]
+        A = sp.csr_matrix((w.ravel().astype(np.float64), np.maximum(idx, 0).ravel(), np.arange(0, m * k + 1, k)),
+                          shape=(m, n_fit))
+        P = np.asarray(A @ self.transduction_)
         total = P.sum(axis=1, keepdims=True)
         return np.where(total > 0, P / np.maximum(total, 1e-300), 1.0 / P.shape[1])
 
