@@ -222,6 +222,24 @@ def test_ray_label_table_gives_the_same_labels(ray_cluster, tmp_path):
 
 
 @pytest.mark.ray
+@pytest.mark.parametrize("method", ["spreading", "auto"])
+def test_ray_core_extension_gives_the_same_labels(ray_cluster, monkeypatch, method):
+    """Above core_size the chosen method labels the rest of the pool in blocks: on Ray the
+    same blocks, the model sent once per worker (spreading extends by k-NN over its core)."""
+    from fewlabels import pool_core
+    from fewlabels.pipeline import label_arrays
+
+    monkeypatch.setattr(pool_core, "EXTEND_BLOCK", 128)  # 500 rows past the core: 4 blocks
+    b = make_blobs(n=800, k=3, d=16, per_class=5, seed=4)
+    common = dict(method=method, core_size=300, random_state=0, fit_end_model=False)
+    r0 = label_arrays(b.X, b.y, b.classes, **common)
+    r1 = label_arrays(b.X, b.y, b.classes, engine=ray_engine(block_rows=64), **common)
+    assert r0.report["core"]["rows"] == 300 and r1.method == r0.method
+    np.testing.assert_array_equal(r1.labels, r0.labels)
+    np.testing.assert_allclose(r1.proba, r0.proba, rtol=0, atol=1e-12)
+
+
+@pytest.mark.ray
 def test_ray_predict_command_equals_local(ray_cluster, tmp_path):
     from typer.testing import CliRunner
 

@@ -230,7 +230,8 @@ def label_arrays(
         t = _timer()
         X, y, votes = pool
         P_raw = extend_to_pool(model, chosen, X, core, P_raw, dict(context, votes=votes),
-                               progress=(lambda d, n: progress("extend", d, n)) if progress else None)
+                               progress=(lambda d, n: progress("extend", d, n)) if progress else None,
+                               engine=engine)
         P = apply_temperature(P_raw, T)
         timings["extend"] = t()
         core_report = {"rows": int(len(core)), "pool_rows": int(len(y)), "extension": extension_info(model)}

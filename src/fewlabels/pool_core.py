@@ -49,20 +49,31 @@ def core_rows(y: np.ndarray, core_size: int | None, random_state: int | None = 0
 
 
 def extend_to_pool(model, name: str, X: np.ndarray, core: np.ndarray, P_core: np.ndarray, context: dict,
-                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                   progress: Callable[[int, int], None] | None = None, engine=None) -> np.ndarray:
     """(n, k) probabilities for the whole pool: ``P_core`` on the core rows, and the fitted
     ``model``'s ``predict_proba`` on the other rows, block by block (``context["votes"]``
-    must hold the full pool's votes for methods fitted on them)."""
+    must hold the full pool's votes for methods fitted on them). With an ``engine``
+    (:mod:`fewlabels.engine`) the same blocks run on its workers."""
     n = X.shape[0]
     P = np.empty((n, P_core.shape[1]), dtype=np.float64)
     P[core] = P_core
     rest = np.setdiff1d(np.arange(n), core, assume_unique=True)
-    for s in range(0, len(rest), EXTEND_BLOCK):
-        rows = rest[s:s + EXTEND_BLOCK]
-        block_context = dict(context, votes=None if context.get("votes") is None else context["votes"][rows])
-        P[rows] = model.predict_proba(labeler_input(name, np.ascontiguousarray(X[rows]), block_context))
+    blocks = [rest[s:s + EXTEND_BLOCK] for s in range(0, len(rest), EXTEND_BLOCK)]
+    votes = context.get("votes")
+    if engine is not None:
+        from .engine.ops import labeler_blocks
+
+        parts = labeler_blocks(engine, model, name, X, blocks, votes=votes)
+    else:
+        parts = (model.predict_proba(labeler_input(name, np.ascontiguousarray(X[rows]),
+                                                   dict(context, votes=None if votes is None else votes[rows])))
+                 for rows in blocks)
+    done = 0
+    for rows, P_block in zip(blocks, parts):
+        P[rows] = P_block
+        done += len(rows)
         if progress:
-            progress(min(s + EXTEND_BLOCK, len(rest)), len(rest))
+            progress(done, len(rest))
     return P
 
 

@@ -9,6 +9,7 @@ such numbers and the tests check they agree.)
 Costs, for n rows, d dimensions, k classes or neighbours, B rows per block:
 
 - :func:`predict_proba`: O(n · d · k) work, O(B · d) memory per task plus the model.
+- :func:`labeler_blocks`: the labeler's prediction cost; the model is sent once per worker.
 - :func:`search_index`: the index's search cost for n queries; the index is sent to each
   worker once (its serialised size in the object store, and one copy per worker process).
 - :func:`apply_rules`: as :func:`fewlabels.signals.apply_rules`; each worker loads the rules
@@ -50,6 +51,43 @@ def predict_proba(engine, model, X) -> np.ndarray:
     if not parts:
         return model.predict_proba(X)  # no rows: the model says what an empty answer looks like
     return np.concatenate(parts, axis=0)
+
+
+#: per worker process: the last shared object deserialised, by token, so that what a fitted
+#: model builds on first use (a k-NN index over its pool) is built once per worker
+_OBJECT_CACHE: dict[str, object] = {}
+
+
+def _kept(obj, token):
+    if token is None:
+        return obj
+    if token not in _OBJECT_CACHE:
+        _OBJECT_CACHE.clear()
+        _OBJECT_CACHE[token] = obj
+    return _OBJECT_CACHE[token]
+
+
+def _labeler_block(item, *, model, name, token=None):
+    from ..labelers.registry import labeler_input
+
+    X_block, votes_block = item
+    model = _kept(model, token)
+    return model.predict_proba(labeler_input(name, np.ascontiguousarray(X_block), {"votes": votes_block}))
+
+
+def labeler_blocks(engine, model, name: str, X, blocks: Sequence[np.ndarray], votes=None) -> Iterator[np.ndarray]:
+    """A fitted labeler's ``predict_proba`` on the rows ``X[rows]`` (and ``votes[rows]`` for a
+    label model) for each index array ``rows`` of ``blocks``, in order: the pipeline's
+    extension of the method fitted on a core to the rest of the pool
+    (:func:`fewlabels.pool_core.extend_to_pool`). The caller's blocks are used as they are, so
+    each block's input is the one the one-pass loop gives the model. The model goes to each
+    worker once and is kept there for its later blocks (a transductive method's k-NN index
+    over its pool is built once per worker)."""
+    items = ((X[rows], None if votes is None else votes[rows]) for rows in blocks)
+    shared = {"model": model, "name": name}
+    if not _in_process(engine):
+        shared["token"] = uuid.uuid4().hex
+    return engine.map(_labeler_block, items, shared=shared)
 
 
 # ---------------------------------------------------------------------------------------
