@@ -2,10 +2,12 @@
 sizes alone: ``fewlabels label ... --dry-run``.
 
 The predictions come from a cost model per stage, each term the stage's own complexity
-(see the modules named) times a rate measured with ``bench/scale.py`` and the encoder
-bench on the 2-core reference machine (BENCHMARKS.md, "Scale"). They are estimates for
-that kind of machine: expect them to scale with core count and to be off by tens of
-percent; memory is the larger part that does not depend on the machine.
+(see the modules named) times a rate from the benches on the 2-core reference machine:
+selection on 20,000 rows from BENCHMARKS.md section 2 (a quiet machine, 19 s for 10
+classes), the extension rate from section 11 (97 s for 980,000 rows at a load of 4-6 on 2
+cores, taken as 40 s on a quiet machine), the encoder rates from the encoder section. They
+are estimates for that kind of machine, off by tens of percent; memory depends on the sizes
+only and is the firmer number.
 
 Cost: O(1); :func:`plan_table` reads the table once to count rows, labels and cached texts.
 """
