@@ -11,6 +11,10 @@ Two steps that grow with n are timed, each three ways on the same input:
   ``index.search(X, 10)`` in one pass; in blocks; blocks as Ray tasks with the index
   serialised once into the object store.
 
+- **pipeline** (``--steps pipeline``): ``label_arrays`` on all rows with 100 given labels (5 per
+  class), full automatic choice, without and with the Ray engine (on Ray: the k-NN search of
+  the core's graph, and the chosen method's labels for the rows outside the core).
+
 For each it prints seconds, rows/s, and the check against the one-pass result: labels
 (argmax) and neighbour ids that differ (expected 0), and the largest difference of the
 floats. Peak RSS is this driver process's (Ray's worker processes are not included).
@@ -126,6 +130,24 @@ def main() -> None:
                 "ray_equals_local_blocks_bitwise": bool(np.array_equal(D1, D2) and np.array_equal(I1, I2)),
             }
             print("knn", res["steps"]["knn"], f"peak RSS {peak_rss_gb():.2f} GB", flush=True)
+        if "pipeline" in steps:
+            from fewlabels.pipeline import label_arrays
+
+            y = np.full(args.rows, -1, dtype=np.int64)
+            for c in range(20):
+                y[rng.choice(np.flatnonzero(truth == c), 5, replace=False)] = c
+            classes = [f"c{i}" for i in range(20)]
+            r0, t0 = timed(lambda: label_arrays(X, y, classes, random_state=0))
+            r2, t2 = timed(lambda: label_arrays(X, y, classes, random_state=0, engine=ray_engine))
+            res["steps"]["pipeline"] = {
+                "one_pass_s": round(t0, 2), "ray_s": round(t2, 2), "method": r0.method, "method_ray": r2.method,
+                "labels_differ_ray": int((r2.labels != r0.labels).sum()),
+                "max_abs_diff_ray": float(np.abs(r2.proba - r0.proba).max()),
+                "pool_accuracy": float((r0.labels == truth).mean()),
+                "timings_one_pass": r0.report["timings_s"], "timings_ray": r2.report["timings_s"],
+            }
+            del r0, r2
+            print("pipeline", res["steps"]["pipeline"], f"peak RSS {peak_rss_gb():.2f} GB", flush=True)
     finally:
         ray_engine.close()
     res["driver_peak_rss_gb"] = round(peak_rss_gb(), 2)

@@ -163,7 +163,13 @@ def test_ray_predict_and_search_equal_one_pass(ray_cluster):
     np.testing.assert_array_equal(I, I0)
     np.testing.assert_allclose(D, D0, rtol=0, atol=1e-6)
     # the blocks really ran in other processes, on both workers
-    pids = set(eng.map(lambda item: (os.getpid(), __import__("time").sleep(0.2))[0], range(4)))
+    def pid_after_nap(item):  # defined here, so Ray ships it by value (tests/ is not importable there)
+        import time
+
+        time.sleep(0.2)  # long enough that the next task goes to the other worker
+        return os.getpid()
+
+    pids = set(eng.map(pid_after_nap, range(4)))
     assert len(pids) == 2 and os.getpid() not in pids
 
 
@@ -193,8 +199,9 @@ def test_ray_rules_equal_one_pass_and_errors_name_the_table_row(ray_cluster, tmp
     np.testing.assert_array_equal(res.L, one.L)
     assert res.errors == one.errors
     texts = ["fine"] * 40 + ["boom"] + ["fine"] * 5
-    with pytest.raises(InputError, match=r"rule 'chat' raised on row 41 .*ValueError: no boom"):
+    with pytest.raises(InputError, match=r"rule 'chat' raised on row 41 .*ValueError: no boom") as info:
         ops.apply_rules(eng, texts, path, CLASSES, strict=True)  # block 3 of a task on a worker
+    assert type(info.value) is InputError and "\n" not in str(info.value)  # not Ray's wrapper with a traceback
 
 
 @pytest.mark.ray

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import ConfigError, FewLabelsError
@@ -138,23 +139,17 @@ class RayEngine:
         list(self.map(_import_all, range(2 * self.num_workers), shared={"modules": modules}))
 
     # -- helpers ----------------------------------------------------------------------
+    @contextmanager
     def _unwrapped(self):
         """A fewlabels error raised in a task comes out as itself, one line, not as Ray's
         wrapper with the worker's traceback."""
-        ray = self._ray
-
-        class _Ctx:
-            def __enter__(self_):
-                return self_
-
-            def __exit__(self_, exc_type, exc, tb):
-                if exc is not None and isinstance(exc, ray.exceptions.RayTaskError):
-                    cause = getattr(exc, "cause", None)
-                    if isinstance(cause, FewLabelsError):
-                        raise cause from None
-                return False
-
-        return _Ctx()
+        try:
+            yield
+        except self._ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, FewLabelsError):
+                raise cause from None
+            raise
 
     def close(self) -> None:
         """Stop the cluster if this engine started it."""
@@ -171,12 +166,3 @@ class RayEngine:
 
     def __repr__(self) -> str:
         return f"RayEngine(address={self.address!r}, block_rows={self.block_rows}, num_workers={self.num_workers})"
-
-
-def ray_available() -> bool:
-    """Whether ``import ray`` works here (it is an optional dependency)."""
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        return False
-    return os.environ.get("FEWLABELS_NO_RAY") is None
