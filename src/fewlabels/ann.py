@@ -160,7 +160,8 @@ def needs_approximate(n_base: int, n_queries: int, exact_limit: int | None = Non
 _SHARED: list = []  # [(base, exact, NeighborIndex)], most recent last, at most 2
 
 
-def shared_index(base: np.ndarray, *, exact: bool, random_state: int | None = 0) -> NeighborIndex:
+def shared_index(base: np.ndarray, *, exact: bool, target_recall: float = 0.9,
+                 random_state: int | None = 0) -> NeighborIndex:
     """The :class:`NeighborIndex` of ``base``'s normalised rows, built once per ``base``
     object and shared.
 
@@ -173,7 +174,7 @@ def shared_index(base: np.ndarray, *, exact: bool, random_state: int | None = 0)
     for b, e, index in _SHARED:
         if b is base and e == exact:
             return index
-    index = NeighborIndex(normalize_rows(base), exact=exact, random_state=random_state)
+    index = NeighborIndex(normalize_rows(base), exact=exact, target_recall=target_recall, random_state=random_state)
     _SHARED.append((base, exact, index))
     del _SHARED[:-2]
     return index
