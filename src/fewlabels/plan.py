@@ -3,9 +3,9 @@ sizes alone: ``fewlabels label ... --dry-run``.
 
 The predictions come from a cost model per stage, each term the stage's own complexity
 (see the modules named) times a rate from the benches on the 2-core reference machine:
-selection on 20,000 rows from BENCHMARKS.md section 2 (a quiet machine, 19 s for 10
-classes), the extension rate from section 11 (97 s for 980,000 rows at a load of 4-6 on 2
-cores, taken as 40 s on a quiet machine), the encoder rates from the encoder section. They
+selection on a 20,000-row core and the extension of the costliest method to the other
+rows from BENCHMARKS.md section 11 (quiet machine), the encoder rates from the encoder
+section. They
 are estimates for that kind of machine, off by tens of percent; memory depends on the sizes
 only and is the firmer number.
 
@@ -22,9 +22,11 @@ from .pool_core import CORE_SIZE
 ENCODE_RATE = {"torch": 250.0, "onnx": 330.0, "onnx-int8": 450.0}
 #: multiply-adds per second of float32 BLAS on the reference machine (2 cores)
 FLOPS = 3.0e10
-#: seconds of the cross-validated choice on a core of 20,000 rows, 20 classes (bench/scale.py)
-SELECT_S_AT_20K = 30.0
-#: seconds per million rows to label outside the core (ensemble: five methods, one k-NN search)
+#: seconds of the cross-validated choice on a core of 20,000 rows, 20 classes (BENCHMARKS.md
+#: section 11, quiet machine: 9.7-12.9 s)
+SELECT_S_AT_20K = 12.0
+#: seconds per million rows to label outside the core (ensemble: five methods, one k-NN search;
+#: section 11, quiet: 39.7 s for 980,000 rows)
 EXTEND_S_PER_M = 40.0
 #: fixed memory of the process with numpy, scipy, sklearn and faiss loaded (GB); torch adds more
 BASE_GB, TORCH_GB = 0.25, 0.6
@@ -71,7 +73,7 @@ def plan(n_rows: int, *, n_labels: int, n_classes: int, dims: int = 384, encode_
         p.stages.append(("extend", EXTEND_S_PER_M * (n_rows - m) / 1e6 * scale,
                          f"{n_rows - m:,} rows outside the core, in blocks"))
     if end_model:
-        p.stages.append(("end_model", 0.5e-3 * m * scale + n_rows * dims * n_classes / FLOPS, "logistic regression"))
+        p.stages.append(("end_model", 1e-4 * m * scale + n_rows * dims * n_classes / FLOPS, "logistic regression"))
     x_gb = n_rows * dims * 4 / 1e9
     p_gb = 4 * n_rows * n_classes * 8 / 1e9  # raw, calibrated and final probabilities, one spare
     core_gb = m * (dims * 4 + 2 * 11 * 12 + 6 * n_classes * 8) / 1e9
