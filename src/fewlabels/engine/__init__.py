@@ -52,6 +52,20 @@ class Engine(Protocol):
         ...
 
 
+class ClosingEngine:
+    """``with engine: ...`` closes the engine on the way out (shared by the engines)."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
 def row_blocks(n: int, block_rows: int) -> list[tuple[int, int]]:
     """The fixed contiguous blocks ``[(start, stop), ...]`` covering rows ``0..n-1``."""
     if block_rows < 1:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator
 
-from . import DEFAULT_BLOCK_ROWS
+from . import DEFAULT_BLOCK_ROWS, ClosingEngine
 
 
-class LocalEngine:
+class LocalEngine(ClosingEngine):
     """Run each block in this process, in order.
 
     Parameters
@@ -37,16 +37,6 @@ class LocalEngine:
             if worker is None:  # made only if there is work
                 worker = make()
             yield getattr(worker, method)(item)
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def __repr__(self) -> str:
         return f"LocalEngine(block_rows={self.block_rows})"

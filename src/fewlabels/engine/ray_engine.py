@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import ConfigError, FewLabelsError
-from . import DEFAULT_BLOCK_ROWS
+from . import DEFAULT_BLOCK_ROWS, ClosingEngine
 
 
 def _call(fn, item, **shared):
@@ -57,7 +57,7 @@ def _import_ray():
     return ray
 
 
-class RayEngine:
+class RayEngine(ClosingEngine):
     """Run blocks on a Ray cluster.
 
     Parameters
@@ -156,13 +156,6 @@ class RayEngine:
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
         self._owns = False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def __repr__(self) -> str:
         return f"RayEngine(address={self.address!r}, block_rows={self.block_rows}, num_workers={self.num_workers})"
