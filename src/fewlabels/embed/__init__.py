@@ -182,13 +182,18 @@ def text_hash(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-def default_cache_path() -> Path:
-    """``$FEWLABELS_CACHE`` or ``~/.cache/fewlabels/embeddings.sqlite``."""
-    env = os.environ.get("FEWLABELS_CACHE")
+def cache_location(env_var: str, name: str) -> Path:
+    """``$env_var`` if set, else ``name`` under fewlabels' cache folder
+    (``$XDG_CACHE_HOME/fewlabels``, default ``~/.cache/fewlabels``)."""
+    env = os.environ.get(env_var)
     if env:
         return Path(env)
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "fewlabels" / "embeddings.sqlite"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fewlabels" / name
+
+
+def default_cache_path() -> Path:
+    """``$FEWLABELS_CACHE`` or ``~/.cache/fewlabels/embeddings.sqlite``."""
+    return cache_location("FEWLABELS_CACHE", "embeddings.sqlite")
 
 
 _CACHE_COLUMNS = {"encoder", "text_hash", "dim", "vector"}

@@ -325,11 +325,9 @@ class InMemoryEncoder:
 
 def default_model_cache() -> Path:
     """``$FEWLABELS_MODEL_CACHE`` or ``~/.cache/fewlabels/finetuned``."""
-    env = os.environ.get("FEWLABELS_MODEL_CACHE")
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "fewlabels" / "finetuned"
+    from . import cache_location
+
+    return cache_location("FEWLABELS_MODEL_CACHE", "finetuned")
 
 
 def cache_key(base_id: str, data: TrainingSet, params: FineTuneParams, steps: int, random_state) -> str:

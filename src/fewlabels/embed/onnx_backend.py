@@ -80,11 +80,9 @@ class BackendUnavailable(Exception):
 
 def onnx_cache_dir() -> Path:
     """``$FEWLABELS_ONNX_CACHE`` or ``~/.cache/fewlabels/onnx``."""
-    env = os.environ.get("FEWLABELS_ONNX_CACHE")
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "fewlabels" / "onnx"
+    from . import cache_location
+
+    return cache_location("FEWLABELS_ONNX_CACHE", "onnx")
 
 
 def check_backend(name: str) -> str:
