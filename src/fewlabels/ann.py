@@ -123,6 +123,16 @@ class NeighborIndex:
                 progress(e, n)
         return sims, idx
 
+    def search_cached(self, queries: np.ndarray, k: int, prepare: Callable[[np.ndarray], np.ndarray]):
+        """:meth:`search` of ``prepare(queries)``, remembered for the last ``queries`` object
+        (so the members of an ensemble search a block of new rows once)."""
+        last = getattr(self, "_last", None)
+        if last is not None and last[0] is queries and last[1] == k:
+            return last[2]
+        result = self.search(prepare(queries), k)
+        self._last = (queries, k, result)
+        return result
+
 
 def exact_topk(base: np.ndarray, queries: np.ndarray, k: int, block: int = 131_072) -> np.ndarray:
     """Indices (m, k) of the k largest inner products of each query, by numpy over base
@@ -184,17 +194,3 @@ def index_info(base: np.ndarray) -> dict | None:
     """``info`` of the shared index over ``base`` (the approximate one if both exist), or None."""
     found = [index.info for b, _, index in _SHARED if b is base]
     return next((i for i in found if i["method"] == "ivf"), found[0] if found else None)
-
-
-def _search_cached(self, queries: np.ndarray, k: int, prepare: Callable[[np.ndarray], np.ndarray]):
-    """:meth:`search` of ``prepare(queries)``, remembered for the last ``queries`` object
-    (so the members of an ensemble search a block of new rows once)."""
-    last = getattr(self, "_last", None)
-    if last is not None and last[0] is queries and last[1] == k:
-        return last[2]
-    result = self.search(prepare(queries), k)
-    self._last = (queries, k, result)
-    return result
-
-
-NeighborIndex.search_cached = _search_cached

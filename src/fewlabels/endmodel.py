@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from .errors import InputError, NotFittedError
-from .labelers.base import softmax
+from .labelers.base import PREDICT_BLOCK, softmax
 from .validation import check_X
 
 FORMAT_VERSION = 1
@@ -95,8 +95,8 @@ class EndModel:
             )
         W = self.coef_.T.astype(np.float64)
         P = np.empty((X.shape[0], len(self.intercept_)), dtype=np.float64)
-        for s in range(0, X.shape[0], 65_536):  # float64 temporaries of one block at a time
-            P[s:s + 65_536] = softmax(X[s:s + 65_536].astype(np.float64) @ W + self.intercept_)
+        for s in range(0, X.shape[0], PREDICT_BLOCK):  # float64 temporaries of one block at a time
+            P[s:s + PREDICT_BLOCK] = softmax(X[s:s + PREDICT_BLOCK].astype(np.float64) @ W + self.intercept_)
         return P
 
     def predict(self, X) -> np.ndarray:

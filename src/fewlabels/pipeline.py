@@ -223,7 +223,6 @@ def label_arrays(
     X_in = labeler_input(chosen, X, context)
     model = make_labeler(chosen, **context).fit(X_in, y)
     P_raw = model.predict_proba(X_in)
-    P = apply_temperature(P_raw, T)
     timings["label"] = t()
     core_report = None
     if core is not None:
@@ -232,9 +231,9 @@ def label_arrays(
         P_raw = extend_to_pool(model, chosen, X, core, P_raw, dict(context, votes=votes),
                                progress=(lambda d, n: progress("extend", d, n)) if progress else None,
                                engine=engine)
-        P = apply_temperature(P_raw, T)
         timings["extend"] = t()
         core_report = {"rows": int(len(core)), "pool_rows": int(len(y)), "extension": extension_info(model)}
+    P = apply_temperature(P_raw, T)
     conf_est = None
     if selection is not None and (y < 0).any():  # rows left to estimate on
         t = _timer()
