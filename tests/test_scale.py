@@ -9,7 +9,7 @@ import pytest
 from fewlabels import ann, pool_core
 from fewlabels.ann import NeighborIndex, exact_topk, recall_at_k
 from fewlabels.endmodel import EndModel
-from fewlabels.errors import InputError
+from fewlabels.errors import ConfigError, InputError
 from fewlabels.graph import knn_graph, knn_search, normalize_rows
 from fewlabels.labelers import base as labelers_base
 from fewlabels.labelers.registry import make_labeler
@@ -92,6 +92,15 @@ def test_core_rows_keep_every_label_and_a_uniform_sample():
     assert np.all(np.diff(core) > 0)
     assert pool_core.core_rows(y, 1000) is None and pool_core.core_rows(y, None) is None
     assert np.array_equal(core, pool_core.core_rows(y, 100, random_state=0))  # seeded
+
+
+@pytest.mark.parametrize("bad", [0, -5])
+def test_a_core_size_below_two_is_refused_by_name(bad):
+    X, y_true = clustered(50)
+    y = np.full(50, -1)
+    y[:10] = y_true[:10]
+    with pytest.raises(ConfigError, match=f"core_size={bad} is out of range"):
+        label_arrays(X, y, ["a", "b", "c", "d"], core_size=bad)
 
 
 @pytest.mark.parametrize("name", ["logistic", "prototype", "selftraining"])

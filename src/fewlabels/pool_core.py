@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from .labelers.registry import labeler_input
+from .validation import check_in_range
 
 #: rows above which the pipeline works on a core: the full choice on 20,000 rows takes about 30 s on 2 cores
 CORE_SIZE = 20_000
@@ -37,6 +38,8 @@ EXTEND_BLOCK = 65_536
 def core_rows(y: np.ndarray, core_size: int | None, random_state: int | None = 0) -> np.ndarray | None:
     """Sorted row indices of the core (every labeled row plus random unlabeled ones), or
     None when the pool has at most ``core_size`` rows (or ``core_size`` is None)."""
+    if core_size is not None:
+        check_in_range("core_size", core_size, 2)
     n = len(y)
     if core_size is None or n <= core_size:
         return None
