@@ -18,6 +18,11 @@ Part ``hundred`` (100 uniformly random train labels, seeds 0..``--seeds``-1): ru
 choice without votes), and the automatic choice with the votes; labels on the test rows and
 the end model on the test texts.
 
+Part ``estimate`` (0 given labels): the report's model-based accuracy estimate against the
+true pool accuracy, on the WRENCH sets and, as a check on rules that were not looked at
+while the estimate was built, on this repository's hand-written rules for SMS and YouTube
+spam (``bench/rules``, train split as the pool).
+
     python bench/wrench.py --snorkel bench/.venv-snorkel/bin/python --out bench/results/wrench.json
 
 Snorkel lives in its own environment (old pins): ``python -m venv bench/.venv-snorkel &&
@@ -175,7 +180,9 @@ def part_hundred(name: str, ds: dict, seeds: int, n_labels: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", nargs="+", default=list(SETS))
-    ap.add_argument("--parts", nargs="+", default=["zero", "hundred"])
+    ap.add_argument("--parts", nargs="+", default=["zero", "hundred"], choices=["zero", "hundred", "estimate"])
+    ap.add_argument("--own-rules", nargs="*", default=["sms_spam", "youtube_spam"],
+                    help="part estimate: shared datasets whose bench/rules are applied too")
     ap.add_argument("--snorkel", help="python of an environment with snorkel==0.10.0")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--labels", type=int, default=100)
@@ -197,9 +204,51 @@ def main() -> None:
                   f"estimate {z['auto']['estimate']}", flush=True)
         if "hundred" in args.parts:
             rec["hundred"] = part_hundred(name, ds, args.seeds, args.labels)
+        if "estimate" in args.parts:
+            X, L, truth, _ = pooled(ds)
+            rec["estimate"] = estimate_row(X, L, truth, ds["classes"], ds["C"])
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         write_json(results, args.out)
-    print(summary(results, markdown=False))
+    if "estimate" in args.parts:
+        for name in args.own_rules:
+            results["sets"][f"own:{name}"] = {"estimate": estimate_row(*own_rules_pool(name))}
+            write_json(results, args.out)
+        print(estimate_table({n: r["estimate"] for n, r in results["sets"].items() if "estimate" in r}))
+    if "zero" in args.parts:
+        print(summary(results, markdown=False))
+
+
+def estimate_row(X, L, truth, classes, C) -> dict:
+    """The 0-label report's estimate on one pool, with the truth it estimates."""
+    res = label_arrays(X, np.full(len(truth), -1), classes, class_embeddings=C, votes=L, random_state=0)
+    est = res.report["estimated_accuracy"]
+    covered = (L >= 0).any(axis=1)
+    return {"method": res.method, "pool_accuracy": float(np.mean(res.labels == truth)),
+            "covered_pool_accuracy": float(np.mean(res.labels[covered] == truth[covered])),
+            **{key: est.get(key) for key in ("value", "low", "high", "model", "other_model_value",
+                                             "covered_accuracy", "uncovered_accuracy", "coverage")}}
+
+
+def own_rules_pool(name: str):
+    """(X, L, truth, classes, C) of a shared dataset's train split with bench/rules applied."""
+    from common import load
+    from weak_supervision import RULE_FILES
+
+    from fewlabels.signals import apply_rules, load_rules
+
+    ds = load(name)
+    L = apply_rules(ds.texts_train, load_rules(RULE_FILES[name], classes=ds.classes), ds.classes).L
+    return ds.X_train, L, ds.y_train, ds.classes, ds.class_embeddings
+
+
+def estimate_table(rows: dict) -> str:
+    head = ["pool", "estimate", "95% interval", "model", "true pool accuracy", "error"]
+    body = [[name, r["value"], f"{r['low']:.3f}-{r['high']:.3f}", r["model"], r["pool_accuracy"],
+             f"{r['value'] - r['pool_accuracy']:+.3f}"] for name, r in rows.items()]
+    wrench = [abs(r["value"] - r["pool_accuracy"]) for n, r in rows.items() if n in SETS]
+    if wrench:
+        body.append(["mean |error|, WRENCH sets", None, None, None, None, f"{np.mean(wrench):.3f}"])
+    return format_table(head, body, markdown=True)
 
 
 def summary(results: dict, markdown: bool) -> str:

@@ -195,10 +195,60 @@ def test_rules_accuracy_estimate_tracks_the_truth_on_independent_rules():
     s = make_votes(4000, 8, 3, accuracy=(0.55, 0.85), coverage=(0.2, 0.5), random_state=3)
     rng = np.random.default_rng(0)
     X = (np.eye(3)[s.truth] * 2 + rng.normal(size=(4000, 3))).astype(np.float32)
-    est = rules_accuracy_estimate(X, s.L, 3)
     from fewlabels.labelers.label_models import WeightedMajorityLabeler
 
     covered = (s.L >= 0).any(axis=1)
     pred = WeightedMajorityLabeler(n_classes=3).fit(s.L).predict(s.L)
+    est = rules_accuracy_estimate(X, s.L, 3, labels=pred)
+    # ~3,500 covered rows: the mean's sampling error is ~0.008; 0.03 leaves room for the fit
     assert abs(est["covered_accuracy"] - (pred[covered] == s.truth[covered]).mean()) < 0.03
     assert est["low"] < est["value"] < est["high"] and 0 < est["coverage"] < 1
+
+
+def test_rules_accuracy_estimate_is_of_the_labels_it_is_given():
+    """Worse labels on the same rules get a lower estimate, by about how much worse they are."""
+    from fewlabels.signals.synthetic import make_votes
+    from fewlabels.zero_label_estimate import rules_accuracy_estimate
+
+    s = make_votes(4000, 8, 3, accuracy=(0.6, 0.9), coverage=(0.3, 0.6), random_state=5)
+    X = np.random.default_rng(0).normal(size=(4000, 4)).astype(np.float32)
+    from fewlabels.labelers.label_models import WeightedMajorityLabeler
+
+    pred = WeightedMajorityLabeler(n_classes=3).fit(s.L).predict(s.L)
+    good = rules_accuracy_estimate(X, s.L, 3, labels=pred)
+    # 30% of the rows moved to another class at random, independently of the truth (as a
+    # worse method's labels would be: a function of what it sees, not of the truth)
+    rng = np.random.default_rng(1)
+    worse = pred.copy()
+    flip = rng.random(4000) < 0.3
+    worse[flip] = (worse[flip] + rng.integers(1, 3, flip.sum())) % 3
+    bad = rules_accuracy_estimate(X, s.L, 3, labels=worse)
+    covered = (s.L >= 0).any(axis=1)
+    true_good = (pred[covered] == s.truth[covered]).mean()
+    true_bad = (worse[covered] == s.truth[covered]).mean()
+    assert true_bad < true_good - 0.15
+    # the drop is estimated, not only its sign (sampling error of each mean ~0.008)
+    assert abs((good["covered_accuracy"] - bad["covered_accuracy"]) - (true_good - true_bad)) < 0.03
+
+
+def test_rules_accuracy_estimate_with_one_class_rules_on_imbalanced_classes():
+    """One-class rules (each votes only its class) on imbalanced classes: the one-coin model
+    (one accuracy per rule, errors spread evenly) cannot describe them and underestimates
+    the rules' labels by ~0.2 here; the estimate uses Dawid-Skene, and misses by much less
+    (its votes-only posterior ignores what a silent rule says, ~0.05 low on this data)."""
+    from fewlabels.labelers.label_models import DawidSkeneLabeler
+    from fewlabels.signals.synthetic import make_votes
+    from fewlabels.zero_label_estimate import rules_accuracy_estimate
+
+    s = make_votes(6000, 12, 3, accuracy=(0.6, 0.95), coverage=(0.2, 0.5), class_balance=[0.6, 0.3, 0.1],
+                   polarity="one", random_state=2)
+    X = np.random.default_rng(0).normal(size=(6000, 4)).astype(np.float32)
+    covered = (s.L >= 0).any(axis=1)
+    pred = DawidSkeneLabeler(n_classes=3).fit(s.L).predict(s.L)
+    est = rules_accuracy_estimate(X, s.L, 3, labels=pred)
+    assert est["model"] == "dawid_skene" and est["other_model_value"] is not None
+    one_coin = est["other_model_value"]
+    truth = (pred == s.truth).mean()
+    assert abs(est["value"] - truth) < 0.5 * abs(one_coin - truth)
+    assert abs(est["covered_accuracy"] - (pred[covered] == s.truth[covered]).mean()) < 0.08
+    assert est["low"] <= est["value"] <= est["high"]

@@ -244,7 +244,7 @@ def label_arrays(
         from .zero_label_estimate import rules_accuracy_estimate
 
         t = _timer()
-        conf_est = rules_accuracy_estimate(X, votes, k, random_state=random_state)
+        conf_est = rules_accuracy_estimate(X, votes, k, labels=P_raw.argmax(axis=1), random_state=random_state)
         timings["estimate"] = t()
     P, labels, confidence, source = given_labels_win(P, y, chosen)
 

@@ -409,7 +409,7 @@ class WeightedMajorityLabeler(_VoteModel):
         a = self._clip(a)
         return np.log((self.n_classes_ - 1) * a / (1 - a))
 
-    def _agreement(self, L, y, w) -> tuple[np.ndarray, np.ndarray]:
+    def agreement(self, L, y, w) -> tuple[np.ndarray, np.ndarray]:
         """(Σ_i P_loo(rule j right on row i), number of such rows) per rule, block by block."""
         k, (n, m) = self.n_classes_, L.shape
         agree, used = np.zeros(m), np.zeros(m)
@@ -449,7 +449,7 @@ class WeightedMajorityLabeler(_VoteModel):
         self.n_iter_ = 0
         if not self.from_labels_.all():
             for it in range(1, self.max_iter + 1):
-                agree, used = self._agreement(L, y, self._weights(a))
+                agree, used = self.agreement(L, y, self._weights(a))
                 new = np.where(self.from_labels_, from_labels, (agree + a0 * s0) / (used + s0))
                 delta = np.abs(new - a).max()
                 a, self.n_iter_ = new, it
