@@ -124,7 +124,7 @@ def run_one(name: str, seed: int, n_labels: int, pool_size: int, always: bool, t
             timings: dict = {}
             t0 = time.perf_counter()
             res = maybe_finetune(frozen_copy, X, y, spec, texts, class_embeddings=C, mode=mode, encoder=enc,
-                                 cache=cache, n_splits=5, random_state=seed, params=params,
+                                 cache=cache, random_state=seed, params=params,
                                  cache_dir=models, timings=timings)
             ft_s = time.perf_counter() - t0
             ft = res.report["finetune"]

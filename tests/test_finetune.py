@@ -52,7 +52,7 @@ def test_bad_parameters_are_refused_by_name(bad):
 
 
 def test_decide_modes_without_loading_the_encoder():
-    common = dict(texts=["a", "b"], encoder=None, n_rows=100, n_labeled=40, n_splits=5, params=FineTuneParams(),
+    common = dict(texts=["a", "b"], encoder=None, n_rows=100, n_labeled=40, params=FineTuneParams(),
                   time_budget=300, can_cross_validate=True)
     assert decide("off", frozen_report={}, **common)[0] is False
     assert decide("auto", frozen_report={}, **common)[0] is False  # no encoder to fine-tune
@@ -129,13 +129,14 @@ def test_no_fine_tuned_candidate_scores_on_a_label_its_encoder_trained_on(sms_sm
 
     monkeypatch.setattr(ftmod, "train_encoder", spy)
     anchors = ftmod.anchors_for(classes.names, None)
-    oof, records = ftmod.fold_candidates(
+    oof, records, pool_proba = ftmod.fold_candidates(
         texts, y, X, anchors, frozen.selection, teacher=frozen.method,
         teacher_context={"n_classes": 2, "class_embeddings": None, "random_state": 0, "graph": None, "votes": None},
         base_path=enc.path, base_id=enc.id, params=FineTuneParams(**TINY), cache_dir=tmp_path / "models")
 
     lab = np.flatnonzero(y >= 0)
-    assert len(records) == 4 and len(trained_texts) == 4
+    n_folds = FineTuneParams(**TINY).n_splits  # the fine-tuned candidates' own folds, not the selection's 4
+    assert len(records) == n_folds and len(trained_texts) == n_folds
     scored_all = np.concatenate([r.scored_rows for r in records])
     assert sorted(scored_all.tolist()) == lab.tolist()  # every given label is scored exactly once
     for r, seen in zip(records, trained_texts):
@@ -149,16 +150,19 @@ def test_no_fine_tuned_candidate_scores_on_a_label_its_encoder_trained_on(sms_sm
     for name, P in oof.items():
         assert name.startswith("ft:") and P.shape == (len(lab), 2)
         assert np.allclose(P.sum(axis=1), 1)
+        # the estimate's rows: unlabeled rows of each fold's sub-pool, never a given row
+        assert pool_proba[name].shape == (n_folds * min(TINY["sub_pool"], int((y < 0).sum())), 2)
 
     # The fold results are cached: a second call trains nothing.
     trained_texts.clear()
-    oof2, records2 = ftmod.fold_candidates(
+    oof2, records2, pool_proba2 = ftmod.fold_candidates(
         texts, y, X, anchors, frozen.selection, teacher=frozen.method,
         teacher_context={"n_classes": 2, "class_embeddings": None, "random_state": 0, "graph": None, "votes": None},
         base_path=enc.path, base_id=enc.id, params=FineTuneParams(**TINY), cache_dir=tmp_path / "models")
     assert trained_texts == [] and all(r.cached for r in records2)
     for name in oof:
         assert np.array_equal(oof[name], oof2[name])
+        assert np.array_equal(pool_proba[name], pool_proba2[name])
 
 
 @pytest.mark.slow

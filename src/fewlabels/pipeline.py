@@ -706,9 +706,8 @@ def label_table(
 
                 result = maybe_finetune(result, X, y, classes, texts, class_embeddings=C, mode=finetune,
                                         time_budget=time_budget, encoder=encoder, cache=cache, votes=votes,
-                                        method=method, n_splits=n_splits, random_state=random_state,
-                                        params=finetune_params, cache_dir=model_cache, progress=progress,
-                                        timings=timings)
+                                        method=method, random_state=random_state, params=finetune_params,
+                                        cache_dir=model_cache, progress=progress, timings=timings)
         if unknown:
             from .groups import mark_unknown
 

@@ -70,6 +70,8 @@ class FineTuneParams:
     anchor_weight : weight of the class-name / description texts (0 = no anchors)
     max_pairs : cap on the pairs the loss sees in total (steps are cut to fit it)
     sub_pool : unlabeled rows re-embedded per fold for the methods' transduction
+    n_splits : folds of the given labels for the fine-tuned candidates (one encoder each);
+        fewer than the frozen selection's 5, as each fold costs an encoder
     """
 
     steps: int = 120
@@ -83,12 +85,16 @@ class FineTuneParams:
     anchor_weight: float = 1.0
     max_pairs: int = 200_000
     sub_pool: int = 2000
+    n_splits: int = 3
 
     def __post_init__(self):
-        for name in ("steps", "fold_steps", "batch_classes", "per_class", "max_seq_length", "max_pairs", "sub_pool"):
+        for name in ("steps", "fold_steps", "batch_classes", "per_class", "max_seq_length", "max_pairs", "sub_pool",
+                     "n_splits"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < (0 if name in ("steps", "fold_steps") else 1):
                 raise ConfigError(f"fine-tuning parameter {name} must be a positive integer; got {v!r}")
+        if self.n_splits < 2:
+            raise ConfigError(f"fine-tuning parameter n_splits must be at least 2; got {self.n_splits}")
         if self.per_class < 2:
             raise ConfigError(f"fine-tuning parameter per_class must be at least 2 (a batch needs same-class "
                               f"pairs); got {self.per_class}")
