@@ -10,17 +10,21 @@ the test split is recorded (its ``predict_proba`` there, as bench/run.py scores 
 with the share of classes that have at least one label.
 
 Part 2, label errors: 200 random train rows keep their label and 5% or 10% of them are
-flipped to another class at random. ``label_arrays`` (automatic choice) runs on them; on the
-chosen method's out-of-fold probabilities, ``fewlabels_suspect`` (confident learning,
-``prune_by_noise_rate``; ``both`` and ``confident_joint`` are recorded too) is compared with cleanlab's ``find_label_issues`` (its default filter), and with
-cleanlab on its own (its out-of-fold probabilities from a 5-fold logistic regression on the
-200 labeled rows, as its docs show). Precision, recall and F1 against the flipped rows.
+flipped to another class at random. ``label_arrays`` (automatic choice) runs on them and every
+candidate's out-of-fold probabilities are saved (bench/results/loop_oof). ``fewlabels_suspect``
+(``noise_estimate`` on the chosen method's and logistic's mean; see ``score_detectors`` for the
+other columns) is compared with cleanlab's ``find_label_issues`` (its default filter) on the
+chosen method's probabilities, and with cleanlab on its own (its out-of-fold probabilities from
+a 5-fold logistic regression on the 200 labeled rows, as its docs show). Precision, recall and
+F1 against the flipped rows. ``--rescore`` scores the detectors again on the saved runs.
 
 Only datasets whose train and test embeddings are already in the cache are used (the
 machine is shared; nothing is re-encoded here) unless ``--encode``.
 
     python bench/loop.py --part budget --seeds 3 --out bench/results/loop_budget.json
     python bench/loop.py --part errors --seeds 3 --out bench/results/loop_errors.json
+    python bench/loop.py --part errors --rescore --out bench/results/loop_errors.json
+    python bench/loop.py --part budget --method ensemble --score-at 50 100 --out bench/results/loop_budget.json
     python bench/loop.py --part coverage --datasets banking77 --out bench/results/loop_coverage.json
 
 Part 3, class coverage: the share of classes with at least one label after each round,
@@ -81,7 +85,14 @@ def evaluate(ds, y, method: str, seed: int, graph) -> dict:
             "classes_labeled": float(len(np.unique(y[lab])) / k)}
 
 
-def budget_curves(ds, seed: int, method: str, budgets=BUDGETS) -> list[dict]:
+def budget_curves(ds, seed: int, method: str, budgets=BUDGETS, score_at=None, balance: bool = True,
+                  strategies=("random", "suggest")) -> list[dict]:
+    """Rounds at every budget up to the largest of ``score_at`` (default: all); the labeler
+    is fitted and scored at the budgets in ``score_at`` only (the suggested rows are the
+    same as in a full run). ``balance`` is passed to ``suggest`` (False: the plain margin
+    step, for an ablation)."""
+    score_at = set(budgets if score_at is None else score_at)
+    budgets = [b for b in budgets if b <= max(score_at)]
     n, k = len(ds.y_train), len(ds.classes)
     graph = knn_graph(ds.X_train, 10)
     typ = typicality(normalize_rows(ds.X_train))
@@ -96,11 +107,15 @@ def budget_curves(ds, seed: int, method: str, budgets=BUDGETS) -> list[dict]:
         need = b - int((y_s >= 0).sum())
         P = current_proba(ds.X_train, y_s, k, ds.class_embeddings, seed) if (y_s >= 0).any() else None
         s = suggest(ds.X_train, y_s, P, n=need, classes=ds.classes, class_embeddings=ds.class_embeddings,
-                    random_state=seed, typical=typ)
+                    random_state=seed, typical=typ, balance=balance)
         y_s[s.index] = ds.y_train[s.index]  # the annotator answers with the true class
         t_sug = time.perf_counter() - t
         kinds = {kd: s.kind.count(kd) for kd in set(s.kind)}
+        if b not in score_at:
+            continue
         for strategy, y in (("random", y_r), ("suggest", y_s)):
+            if strategy not in strategies:
+                continue
             rec = {"dataset": ds.name, "seed": seed, "budget": b, "strategy": strategy,
                    **evaluate(ds, y, method, seed, graph)}
             if strategy == "suggest":
@@ -160,12 +175,52 @@ def label_errors(ds, seed: int, rate: float, n_labels: int = 200) -> dict:
     P = sel.scores[r.method].oof_proba
     P = P / P.sum(axis=1, keepdims=True)
     truth = np.isin(sel.labeled_index, flip)
-    np.savez_compressed(OOF_DIR / f"oof_{ds.name}_{seed}_{rate:.2f}.npz", P=P, y=sel.y_labeled, truth=truth)
+    names = list(sel.scores)
+    np.savez_compressed(OOF_DIR / f"oof_{ds.name}_{seed}_{rate:.2f}.npz", P=P, y=sel.y_labeled, truth=truth,
+                        labeled_index=sel.labeled_index, fold_of=sel.fold_of, chosen=r.method,
+                        names=np.array(names), all_oof=np.stack([sel.scores[m].oof_proba for m in names]))
     rec = {"dataset": ds.name, "seed": seed, "rate": rate, "method": r.method, "n_flipped": int(len(flip)),
            "seconds_pipeline": round(time.perf_counter() - t, 1)}
-    for m in ("prune_by_noise_rate", "both", "confident_joint"):
-        rec[f"fewlabels_{m}"] = prf(find_label_issues(P, sel.y_labeled, method=m).suspect, truth)
-    yl = sel.y_labeled
+    rec.update(score_detectors(ds, seed, OOF_DIR / f"oof_{ds.name}_{seed}_{rate:.2f}.npz"))
+    print(f"  {ds.name} seed {seed} rate {rate:.2f} ({r.method}): "
+          + " ".join(f"{key} F1 {rec[key]['f1']:.2f}" for key in ("fewlabels_noise_estimate", "cleanlab_same_oof",
+                                                                     "cleanlab_own") if "f1" in rec[key]), flush=True)
+    return rec
+
+
+#: detectors scored by ``score_detectors``; the first is ``fewlabels_suspect``'s
+DETECTORS = ("fewlabels_noise_estimate", "fewlabels_noise_estimate_chosen", "fewlabels_prune_view",
+             "fewlabels_prune_by_noise_rate", "cleanlab_same_oof", "cleanlab_own")
+
+
+def score_detectors(ds, seed: int, npz: Path) -> dict:
+    """Precision / recall / F1 of each detector on one saved label-error run (the out-of-fold
+    probabilities of every candidate, as ``label_arrays`` scored them). ``fewlabels_noise_estimate``
+    is what ``fewlabels_suspect`` flags (``selection_view``: the chosen method's and logistic's
+    out-of-fold mean); ``_chosen`` the same count on the chosen method's alone;
+    ``prune_view`` cleanlab's pruning on the mean; ``prune_by_noise_rate`` the previous default
+    (pruning on the chosen method's); cleanlab on the chosen method's, and on its own
+    (5-fold logistic regression on the 200 labeled rows)."""
+    from cleanlab.filter import find_label_issues as cl_find
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from fewlabels.loop.label_issues import selection_view
+    from fewlabels.select import CandidateScore, Selection
+
+    d = np.load(npz)
+    k = len(ds.classes)
+    yl, truth, chosen = d["y"], d["truth"], str(d["chosen"])
+    scores = {str(m): CandidateScore(str(m), P, float("nan"), 0.0, 0.0, len(yl), 0.0)
+              for m, P in zip(d["names"], d["all_oof"])}
+    sel = Selection(chosen, scores, d["fold_of"], d["labeled_index"], yl)
+    P = scores[chosen].oof_proba / scores[chosen].oof_proba.sum(axis=1, keepdims=True)
+    V = selection_view(sel)
+    issues = find_label_issues(V, yl, method="noise_estimate")
+    rec = {"fewlabels_noise_estimate": {**prf(issues.suspect, truth), "estimated": round(issues.n_estimated, 1)},
+           "fewlabels_noise_estimate_chosen": prf(find_label_issues(P, yl, method="noise_estimate").suspect, truth),
+           "fewlabels_prune_view": prf(find_label_issues(V, yl, method="prune_by_noise_rate").suspect, truth),
+           "fewlabels_prune_by_noise_rate": prf(find_label_issues(P, yl, method="prune_by_noise_rate").suspect, truth)}
     present = np.unique(yl)
     # cleanlab needs every class it is told about to appear; give it the labeled classes only
     remap = np.full(k, -1)
@@ -174,7 +229,7 @@ def label_errors(ds, seed: int, rate: float, n_labels: int = 200) -> dict:
     Pc = Pc / Pc.sum(axis=1, keepdims=True)
     rec["cleanlab_same_oof"] = prf(np.asarray(cl_find(remap[yl], Pc), dtype=bool), truth)
     # cleanlab on its own: 5-fold logistic regression on the labeled rows only
-    Xl = ds.X_train[sel.labeled_index]
+    Xl = ds.X_train[d["labeled_index"]]
     counts = np.bincount(remap[yl])
     folds = int(max(2, min(5, counts.min()))) if counts.min() >= 2 else 2
     try:
@@ -183,13 +238,22 @@ def label_errors(ds, seed: int, rate: float, n_labels: int = 200) -> dict:
         rec["cleanlab_own"] = prf(np.asarray(cl_find(remap[yl], Po), dtype=bool), truth)
     except ValueError as exc:  # a class too small for the folds
         rec["cleanlab_own"] = {"error": str(exc).splitlines()[0]}
-    print(f"  {ds.name} seed {seed} rate {rate:.2f} ({r.method}): "
-          + " ".join(f"{key} F1 {rec[key]['f1']:.2f}" for key in ("fewlabels_prune_by_noise_rate", "cleanlab_same_oof",
-                                                                     "cleanlab_own") if "f1" in rec[key]), flush=True)
     return rec
 
 
+def rescore(records: list[dict]) -> list[dict]:
+    """Every record's detectors scored again from its saved out-of-fold probabilities with
+    the current detector code (the pipeline is not rerun)."""
+    out, loaded = [], {}
+    for r in records:
+        ds = loaded.get(r["dataset"]) or loaded.setdefault(r["dataset"], load(r["dataset"]))
+        keep = {key: r[key] for key in ("dataset", "seed", "rate", "method", "n_flipped", "seconds_pipeline")}
+        out.append({**keep, **score_detectors(ds, r["seed"], OOF_DIR / f"oof_{r['dataset']}_{r['seed']}_{r['rate']:.2f}.npz")})
+    return out
+
+
 def summarize_budget(records: list[dict]) -> str:
+    BUDGETS = sorted({r["budget"] for r in records})  # noqa: N806 (the budgets scored)
     lines = ["| dataset | strategy | " + " | ".join(str(b) for b in BUDGETS) + " |",
              "|---|---|" + "---|" * len(BUDGETS)]
     names = sorted({r["dataset"] for r in records})
@@ -218,8 +282,7 @@ def summarize_budget(records: list[dict]) -> str:
 
 
 def summarize_errors(records: list[dict]) -> str:
-    keys = ("fewlabels_prune_by_noise_rate", "fewlabels_both", "fewlabels_confident_joint", "cleanlab_same_oof",
-            "cleanlab_own")
+    keys = DETECTORS
     lines = ["| dataset | noise | " + " | ".join(f"{k} P / R / F1" for k in keys) + " |",
              "|---|---|" + "---|" * len(keys)]
     names = sorted({r["dataset"] for r in records})
@@ -242,6 +305,7 @@ def plot(records: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = sorted({r["dataset"] for r in records})
+    BUDGETS = sorted({r["budget"] for r in records})  # noqa: N806 (the budgets scored)
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names):
         for strategy, colour in (("random", "#ea580c"), ("suggest", "#2563eb")):
@@ -270,6 +334,14 @@ def main(argv=None) -> int:
     ap.add_argument("--encode", action="store_true", help="encode datasets that are not cached")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--plot", type=Path, default=None)
+    ap.add_argument("--score-at", type=int, nargs="*", default=None,
+                    help="budget part: fit and score the labeler at these budgets only (rounds stay the same)")
+    ap.add_argument("--no-balance", action="store_true",
+                    help="budget part: suggest without its class-balanced uncertainty step (ablation)")
+    ap.add_argument("--strategies", nargs="*", default=["random", "suggest"], help="budget part: which to score")
+    ap.add_argument("--rescore", action="store_true",
+                    help="errors part: score the detectors again on the saved out-of-fold probabilities of --out's "
+                         "runs (no pipeline run), and write the result to --out with this run's info")
     args = ap.parse_args(argv)
     OOF_DIR.mkdir(parents=True, exist_ok=True)
     info = run_info()
@@ -278,6 +350,14 @@ def main(argv=None) -> int:
     records = []
     if args.out.exists():  # resume
         records = json.loads(args.out.read_text())["records"]
+    if args.rescore:
+        if args.part != "errors" or not records:
+            print("--rescore needs --part errors and an existing --out")
+            return 1
+        records = rescore(records)
+        write_json({"info": info, "part": args.part, "rescored": True, "records": records}, args.out)
+        print(summarize_errors(records))
+        return 0
     done = {(r["dataset"], r["seed"], r.get("rate")) for r in records}
     for name in names:
         if not args.encode and not cached(name):
@@ -288,7 +368,9 @@ def main(argv=None) -> int:
             if args.part in ("budget", "coverage"):
                 if (name, seed, None) in done:
                     continue
-                records += budget_curves(ds, seed, args.method) if args.part == "budget" else coverage(ds, seed)
+                records += (budget_curves(ds, seed, args.method, score_at=args.score_at, balance=not args.no_balance,
+                                          strategies=args.strategies) if args.part == "budget"
+                            else coverage(ds, seed))
             else:
                 for rate in (0.05, 0.10):
                     if (name, seed, rate) in done:

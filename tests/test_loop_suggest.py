@@ -83,3 +83,30 @@ def test_asks_for_no_more_than_the_unlabeled_rows():
     s = suggest(b.X, b.y, n=50)
     assert 0 < len(s.index) <= (b.y < 0).sum()
     assert not (b.y[s.index] >= 0).any()
+
+
+def test_balanced_uncertainty_takes_the_class_furthest_below_its_share():
+    """Labels 10/10/1 on three equal classes; the most uncertain rows are all guessed class 0.
+    Plain margin sampling takes those; the balanced step takes the under-labeled class 2."""
+    b = make_blobs(n=300, k=3, noise=0.1, seed=2)
+    y = np.full(300, -1)
+    for c, m in ((0, 10), (1, 10), (2, 1)):
+        y[np.flatnonzero(b.truth == c)[:m]] = c
+    rng = np.random.default_rng(0)
+    P = np.zeros((300, 3))
+    P[np.arange(300), b.truth] = 0.9
+    zero = b.truth == 0
+    P[zero] = [0.50, 0.25, 0.25]  # class-0 rows: guessed 0 at 0.5 (the most uncertain)
+    two = b.truth == 2
+    P[two] = [0.05, 0.25, 0.70]  # class-2 rows: guessed 2, less uncertain
+    P[b.truth == 1] = [0.05, 0.9, 0.05]
+    P = P * rng.uniform(0.95, 1.05, P.shape)
+    P /= P.sum(axis=1, keepdims=True)
+    kw = dict(n=6, cluster_share=0.0, classes=b.classes, random_state=0)
+    plain = suggest(b.X, y, P, balance=False, **kw)
+    balanced = suggest(b.X, y, P, **kw)
+    assert set(plain.kind) == set(balanced.kind) == {"uncertain"}
+    assert (b.truth[plain.index] == 0).all()  # the uncertain rows are class 0's
+    # estimated shares (mean of P over unlabeled rows) about .20/.47/.33 of 27 labels: 5.4/12.6/9
+    # against 10/10/1 given: class 2 is furthest below for all 6 picks
+    assert (b.truth[balanced.index] == 2).all()

@@ -126,7 +126,8 @@ def _names(classes, k):
 
 def suggest(X, y=None, proba=None, *, n: int = 50, classes: Sequence[str] | None = None,
             class_embeddings=None, n_clusters: int | None = None, dup_threshold: float = 0.95,
-            cluster_share: float = 0.5, random_state: int | None = 0, typical=None) -> Suggestion:
+            cluster_share: float = 0.5, random_state: int | None = 0, typical=None,
+            balance: bool = True) -> Suggestion:
     """The ``n`` rows most worth labeling next, each with its reason.
 
     Parameters
@@ -151,6 +152,8 @@ def suggest(X, y=None, proba=None, *, n: int = 50, classes: Sequence[str] | None
     random_state : seed of k-means
     typical : array of shape (n_rows,), optional
         Precomputed :func:`typicality` (it depends on X only; pass it across rounds).
+    balance : in step (3), take each next uncertain row from the guessed class furthest
+        below its estimated share of the pool (class-balanced uncertainty sampling).
 
     Returns
     -------
@@ -243,7 +246,8 @@ def suggest(X, y=None, proba=None, *, n: int = 50, classes: Sequence[str] | None
             batch.add(i, "cluster", f"most typical row of a cluster of {sizes[cluster[i]]} rows with no label",
                       typ[i])
 
-    # (3) uncertainty × density, one per cluster while clusters remain
+    # (3) uncertainty × density, one per cluster while clusters remain; with ``balance``, the
+    # next row is taken from the guessed class furthest below its estimated share of the pool
     if proba is not None and not batch.full:
         top2 = np.sort(proba, axis=1)[:, -2:] if proba.shape[1] > 1 else np.c_[np.zeros(N), proba]
         uncertainty = 1.0 - (top2[:, 1] - top2[:, 0])
@@ -254,17 +258,55 @@ def suggest(X, y=None, proba=None, *, n: int = 50, classes: Sequence[str] | None
         cand = cand[np.isfinite(score[cand])]
         used = np.zeros(len(sizes), dtype=bool)
         used[[cluster[r[0]] for r in batch.rows]] = True
+
+        def reason(i):
+            return (f"uncertain: guess {names[guess[i]]!r} at {top2[i, 1]:.2f}, runner-up at {top2[i, 0]:.2f}, "
+                    "in a dense region")
+
+        if balance and proba.shape[1] > 1:
+            _add_balanced(batch, cand, score, guess, proba, y, cluster, used, reason)
         for one_per_cluster in (True, False):
             for i in cand:
                 if batch.full:
                     break
                 if one_per_cluster and used[cluster[i]]:
                     continue
-                if batch.add(i, "uncertain", f"uncertain: guess {names[guess[i]]!r} at {top2[i, 1]:.2f}, "
-                             f"runner-up at {top2[i, 0]:.2f}, in a dense region", score[i]):
+                if batch.add(i, "uncertain", reason(i), score[i]):
                     used[cluster[i]] = True
     _fill_typical(batch, order, typ, sizes, cluster)
     return _result(batch, cluster)
+
+
+def _add_balanced(batch, cand, score, guess, proba, y, cluster, used, reason):
+    """Class-balanced uncertainty sampling: fill the batch one row at a time from the guessed
+    class whose labeled count (given labels plus the batch's guesses) is furthest below its
+    share of the pool, estimated as the mean of ``proba`` over the unlabeled rows; within a
+    class, the candidate with the best score (a cluster not yet used first).
+
+    Uncertain rows cluster near a few class boundaries; labeling only them skews the labeled
+    classes away from the pool's, and few-label methods take their class balance from the
+    labels (on trec, 100 suggested labels held 9 ``description`` rows for a 21% class).
+    Cost O(B·c) for c candidates."""
+    k = proba.shape[1]
+    unl = y < 0
+    share = proba[unl].mean(axis=0) if unl.any() else np.full(k, 1.0 / k)
+    have = np.bincount(y[y >= 0], minlength=k).astype(np.float64)
+    for r in batch.rows:
+        have[guess[r[0]]] += 1
+    queues = [list(cand[guess[cand] == j]) for j in range(k)]
+    total = have.sum() + (batch.size - len(batch.rows))
+    while not batch.full:
+        open_ = [j for j in range(k) if queues[j]]
+        if not open_:
+            return
+        deficit = share[open_] * total - have[open_]
+        j = open_[int(np.argmax(deficit))]
+        q = queues[j]
+        pos = next((p for p, i in enumerate(q) if not used[cluster[i]]), 0)
+        i = q.pop(pos)
+        if batch.add(i, "uncertain", reason(i), score[i]):
+            used[cluster[i]] = True
+            have[j] += 1
 
 
 def _fill_typical(batch, order, typ, sizes, cluster):

@@ -128,7 +128,7 @@ def suggest_table(input_path, out_path, *, n: int = 50, random_state=0, progress
 
 
 def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, html_path=None,
-                     issue_method: str = "prune_by_noise_rate", suggest_n: int = 20, text_column=None, label_column=None,
+                     issue_method: str = "noise_estimate", suggest_n: int = 20, text_column=None, label_column=None,
                      report_path=None, progress=None, **label_options):
     """``pipeline.label_table`` with the store's labels merged into the given ones, a
     ``fewlabels_suspect`` column and ``label_issues`` in the report, and an optional HTML
@@ -137,7 +137,7 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
 
     from ..io import read_table
     from ..pipeline import check_outputs, label_table
-    from .label_issues import selection_label_issues
+    from .label_issues import selection_label_issues, selection_view
 
     opts = label_options
     check_outputs(input_path, out_path=out_path, report_path=report_path, html=html_path,
@@ -163,15 +163,18 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
         entry = None
         if result.selection is not None:
             idx, issues = selection_label_issues(result.selection, result.method, method=issue_method)
+            view = selection_view(result.selection, result.method)
             flag[idx[issues.suspect]] = True
             rows = []
             for j in issues.ranked():
                 i = int(idx[j])
                 rows.append({"row": i + 1, "given": int(y[i]),
                              "suggested": int(issues.suggested[j]), "p_given": float(issues.quality[j]),
-                             "p_suggested": float(result.selection.scores[result.method].oof_proba[j].max())})
+                             "p_suggested": float(view[j].max())})
+            views = result.method + (" and logistic" if "logistic" in result.selection.scores
+                                     and result.method != "logistic" else "")
             entry = {"method": f"confident learning ({issue_method}) on the out-of-fold probabilities of "
-                               f"{result.method}", "n_checked": int(len(lab)), "n_suspect": int(flag.sum()),
+                               f"{views}", "n_checked": int(len(lab)), "n_suspect": int(flag.sum()),
                      "rows": rows}
             extras["issues"] = (idx, issues)
         result.report["label_issues"] = entry
