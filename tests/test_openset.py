@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from fewlabels.errors import InputError
 from fewlabels.groups import mark_unknown
-from fewlabels.labelers.openset import OpenSetDetector, knn_distance
+from fewlabels.labelers.openset import OpenSetDetector, knn_distance, one_vs_pool
 from fewlabels.pipeline import label_arrays
 
 from conftest import make_blobs
@@ -21,6 +21,45 @@ def test_knn_distance_by_hand_and_without_self():
     d_self = knn_distance(ref, ref, 1, exclude_self=True)
     # [1,0]'s nearest other row is [1,1]/√2: cosine 0.7071
     np.testing.assert_allclose(d_self, [1 - 2 ** -0.5, 1 - 2 ** -0.5, 1 - 2 ** -0.5], atol=1e-5)
+
+
+def test_one_vs_pool_is_scikit_learns_balanced_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    pos = rng.choice(200, 30, replace=False)
+    W = one_vs_pool(X, pos, np.zeros(30, dtype=int), 2, C=0.5, max_iter=500)
+    ref = LogisticRegression(C=0.5, class_weight="balanced", tol=1e-10, max_iter=2000).fit(
+        np.vstack([X, X[pos]]), np.r_[np.zeros(200), np.ones(30)])
+    # the same strictly convex objective: both optimisers reach its unique optimum (L-BFGS
+    # stops at a gradient norm ~1e-5, so 1e-4 on weights of order 0.1-0.3)
+    np.testing.assert_allclose(W[:-1, 0], ref.coef_[0], atol=1e-4)
+    np.testing.assert_allclose(W[-1, 0], ref.intercept_[0], atol=1e-4)
+    # a column without positives is left at zero
+    assert not W[:, 1].any()
+
+
+def test_class_view_finds_an_unnamed_class_ringed_by_named_ones():
+    """Four named classes in a ring around an unnamed one: a single labeled-vs-pool hyperplane
+    separates the centre only by a thin margin, the best class-vs-pool regression does not need to."""
+    rng = np.random.default_rng(0)
+    E = np.eye(16)
+    centres = np.stack([E[0] + 0.5 * E[1], E[0] - 0.5 * E[1], E[0] + 0.5 * E[2], E[0] - 0.5 * E[2], E[0]])
+    truth = np.repeat(np.arange(5), 100)
+    X = centres[truth] + 0.05 * rng.normal(size=(500, 16))
+    y = np.full(500, -1)
+    for c in range(4):
+        y[rng.choice(np.flatnonzero(truth == c), 10, replace=False)] = c
+    det = OpenSetDetector().fit(X, y, np.full((500, 4), 0.25), np.full((40, 4), 0.25))
+    u = y < 0
+    auc = {v: roc_auc_score(truth[u] == 4, s[u]) for v, s in det.views_.items()}
+    assert auc["class"] > 0.98
+    assert auc["class"] > auc["pool"] + 0.05
+    assert roc_auc_score(truth[u] == 4, det.scores_[u]) > 0.9
+    # out-of-fold threshold: 2% of the given labels rejected, known pool rows hardly touched
+    assert det.unknown_[(truth < 4) & u].mean() < 0.03
+    assert det.unknown_[truth == 4].mean() > 0.1
 
 
 @pytest.fixture
