@@ -38,6 +38,24 @@ def test_one_vs_pool_is_scikit_learns_balanced_logistic_regression():
     np.testing.assert_allclose(W[-1, 0], ref.intercept_[0], atol=1e-4)
     # a column without positives is left at zero
     assert not W[:, 1].any()
+    # a sample of the pool as negatives: the same regression against those rows only
+    neg = rng.choice(200, 120, replace=False)
+    Ws = one_vs_pool(X, pos, np.zeros(30, dtype=int), 1, C=0.5, max_iter=500, negatives=neg)
+    ref = LogisticRegression(C=0.5, class_weight="balanced", tol=1e-10, max_iter=2000).fit(
+        np.vstack([X[neg], X[pos]]), np.r_[np.zeros(120), np.ones(30)])
+    np.testing.assert_allclose(Ws[:-1, 0], ref.coef_[0], atol=1e-4)
+
+
+def test_a_large_pool_is_sampled_for_the_fits_and_every_row_scored(open_pool):
+    X, y, truth, known = open_pool
+    args = (X, y, np.full((len(y), 3), 1 / 3), np.full(((y >= 0).sum(), 3), 1 / 3))
+    full = OpenSetDetector().fit(*args)
+    same = OpenSetDetector(max_pool=len(y)).fit(*args)
+    np.testing.assert_array_equal(full.scores_, same.scores_)
+    small = OpenSetDetector(max_pool=150).fit(*args)
+    assert small.scores_.shape == (len(y),)
+    assert not np.array_equal(small.scores_, full.scores_)
+    assert roc_auc_score(~known, small.scores_) > 0.95
 
 
 def test_class_view_finds_an_unnamed_class_ringed_by_named_ones():
@@ -111,3 +129,5 @@ def test_detector_parameters_are_checked(open_pool):
 
     with pytest.raises(ConfigError, match="false_reject"):
         OpenSetDetector(false_reject=0.9).fit(X, y, np.full((len(y), 3), 1 / 3), np.full(((y >= 0).sum(), 3), 1 / 3))
+    with pytest.raises(ConfigError, match="max_pool"):
+        OpenSetDetector(max_pool=1).fit(X, y, np.full((len(y), 3), 1 / 3), np.full(((y >= 0).sum(), 3), 1 / 3))

@@ -20,8 +20,9 @@ being a random sample of the known rows, it rejects about that share of the pool
 rows); with given ``unknown`` labels it instead maximises (share of given unknowns rejected)
 - (share of given knowns rejected).
 
-Cost: n_folds L-BFGS fits of (k + 1) regressions sharing the pool as negatives,
-O(iterations · n · d · k) each; O(n log n) ranks; memory O(n · k).
+Cost: n_folds L-BFGS fits of (k + 1) regressions sharing the pool (at most ``max_pool``
+rows of it) as negatives, O(iterations · min(n, max_pool) · d · k) each; scoring
+O(n · d · k) per fold; O(n log n) ranks; memory O(n · k).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from scipy.special import expit, log_expit
 from ..errors import InputError
 from ..graph import knn_search, normalize_rows
 from ..validation import check_in_range, check_X
+from .base import PREDICT_BLOCK
 
 UNKNOWN = "unknown"
 
@@ -64,24 +66,27 @@ def _rank_in(pool_values: np.ndarray, values: np.ndarray) -> np.ndarray:
     return (lo + hi) / (2.0 * len(s))
 
 
-def one_vs_pool(X, pos_rows, pos_cols, n_columns: int, C: float, max_iter: int = 200) -> np.ndarray:
+def one_vs_pool(X, pos_rows, pos_cols, n_columns: int, C: float, max_iter: int = 200, *,
+                negatives=None) -> np.ndarray:
     """Weights (d + 1, n_columns), last row the intercepts: column c is a logistic regression
-    of the rows ``pos_rows[pos_cols == c]`` (positives) against every row of ``X`` (the pool).
+    of the rows ``pos_rows[pos_cols == c]`` (positives) against every row of ``X`` (the pool),
+    or against the rows ``negatives`` of it (a random sample stands for the pool's density).
 
     Each side weighs half (class-balanced) and the penalty is ||w||² / (C · (n + n_c)) per unit
     of mean loss, the optimum of scikit-learn's ``LogisticRegression(C=C, class_weight=
     "balanced")`` fitted on that column alone (pool rows as 0, positives as 1); the columns are
     fitted together because they share the pool as negatives.
-    A column without positives is left at zero. Cost: O(max_iter · n · d · n_columns).
+    A column without positives is left at zero. Cost: O(max_iter · n · d · n_columns), n the
+    number of negatives.
     """
-    X = np.asarray(X, dtype=np.float64)
-    n, d = X.shape
     pos_rows = np.asarray(pos_rows, dtype=np.int64)
     pos_cols = np.asarray(pos_cols, dtype=np.int64)
+    Xp = np.asarray(X[pos_rows], dtype=np.float64)
+    X = np.asarray(X if negatives is None else X[np.asarray(negatives)], dtype=np.float64)
+    n, d = X.shape
     n_c = np.bincount(pos_cols, minlength=n_columns).astype(np.float64)
     lam = 2.0 / (C * (n + n_c))  # 0.5 · lam · ||w||² = ||w||² / (C · (n + n_c))
     inv = np.where(n_c > 0, 1.0 / np.maximum(n_c, 1.0), 0.0)
-    Xp = X[pos_rows]
     onehot = np.zeros((len(pos_rows), n_columns))
     onehot[np.arange(len(pos_rows)), pos_cols] = 1.0
     # only columns with positives are optimised: the others would only learn "no row is positive"
@@ -143,6 +148,10 @@ class OpenSetDetector:
     random_state : int, default=0
     max_iter : int, default=200
         L-BFGS iterations per fold.
+    max_pool : int, default=20000
+        Pools larger than this are represented in the fits by this many random rows (the
+        negatives only estimate the pool's density); every row is still scored. Keeps the
+        fits' cost O(max_iter · max_pool · d · k) however large the pool.
 
     Attributes
     ----------
@@ -158,27 +167,33 @@ class OpenSetDetector:
     """
 
     def __init__(self, C: float = 0.02, false_reject: float = 0.02, n_folds: int = 5,
-                 random_state: int | None = 0, max_iter: int = 200):
+                 random_state: int | None = 0, max_iter: int = 200, max_pool: int = 20000):
         self.C = C
         self.false_reject = false_reject
         self.n_folds = n_folds
         self.random_state = random_state
         self.max_iter = max_iter
+        self.max_pool = max_pool
 
     def _ratio_views(self, Xn, y, lab, k):
         """Cross-fitted decisions: (n,) best class-vs-pool and (n,) all-labels-vs-pool."""
         n = len(Xn)
-        fold = np.random.default_rng(self.random_state).permutation(len(lab)) % min(self.n_folds, len(lab))
+        rng = np.random.default_rng(self.random_state)
+        fold = rng.permutation(len(lab)) % min(self.n_folds, len(lab))
         n_folds = int(fold.max()) + 1
+        negatives = np.sort(rng.choice(n, self.max_pool, replace=False)) if n > self.max_pool else None
         total = np.zeros((n, k + 1))
         seen = np.zeros(k + 1)
         held = np.zeros((n, k + 1))
         held_live = np.zeros((n, k + 1), bool)
         for f in range(n_folds):
             p = lab[fold != f]
-            W = one_vs_pool(Xn, np.r_[p, p], np.r_[y[p], np.full(len(p), k)], k + 1, self.C, self.max_iter)
+            W = one_vs_pool(Xn, np.r_[p, p], np.r_[y[p], np.full(len(p), k)], k + 1, self.C, self.max_iter,
+                            negatives=negatives)
             live = np.r_[np.bincount(y[p], minlength=k) > 0, True]
-            Z = Xn @ W[:-1] + W[-1]
+            Z = np.empty((n, k + 1))
+            for s in range(0, n, PREDICT_BLOCK):  # blocks: no float64 copy of a large float32 pool
+                Z[s:s + PREDICT_BLOCK] = Xn[s:s + PREDICT_BLOCK] @ W[:-1] + W[-1]
             total[:, live] += Z[:, live]
             seen += live
             out = lab[fold == f]
@@ -201,12 +216,13 @@ class OpenSetDetector:
             no longer uses the confidence
         unknown : (n,) bool, optional: rows the user labeled ``unknown``
 
-        Cost: n_folds fits of :func:`one_vs_pool`, O(max_iter · n · d · k) each.
+        Cost: n_folds fits of :func:`one_vs_pool`, O(max_iter · min(n, max_pool) · d · k) each.
         """
         check_in_range("C", self.C, 0.0, low_open=True)
         check_in_range("false_reject", self.false_reject, 0.0, 0.5)
         check_in_range("n_folds", self.n_folds, 2)
         check_in_range("max_iter", self.max_iter, 1)
+        check_in_range("max_pool", self.max_pool, 2)
         X = check_X(X)
         y = np.asarray(y)
         lab = np.flatnonzero(y >= 0)
@@ -215,7 +231,7 @@ class OpenSetDetector:
             raise InputError(f"--unknown needs given labels of the known classes to set its threshold; got "
                              f"{len(lab)}. Label at least a few rows of each class")
         k = max(np.asarray(proba).shape[1], int(y.max()) + 1)
-        Xn = normalize_rows(X).astype(np.float64)
+        Xn = normalize_rows(X)
         by_class, by_pool = self._ratio_views(Xn, y, lab, k)
         self.views_ = {"class": by_class, "pool": by_pool}
         scores = np.mean([_rank_in(v, v) for v in self.views_.values()], axis=0)
