@@ -3,7 +3,7 @@
 After the frozen-vector selection (:func:`fewlabels.pipeline.label_arrays`), the encoder is
 fine-tuned contrastively (:mod:`fewlabels.embed.finetune`) and the embedding methods run
 again on the re-embedded pool ("ft:<method>" candidates). They are compared with the frozen
-candidates on the same folds of the given labels.
+candidates on the same given labels, each scored once out of fold (the folds differ: see below).
 
 The honest part: **fine-tuning inside the folds.** The given labels are cut into
 ``params.n_splits`` (3) stratified folds of their own (each costs an encoder, so fewer than
