@@ -135,8 +135,9 @@ def rules_accuracy_estimate(X, L, n_classes: int, *, labels=None, random_state: 
 
 
 def _posterior_model(L, y, k: int, random_state):
-    """Dawid-Skene (a confusion matrix per rule: class-dependent accuracy, abstention as
-    evidence) when its guarded fit stands; the one-coin model when it fell back to
+    """Dawid-Skene (a confusion matrix per rule: class-dependent accuracy; abstention is
+    modelled in the fit, and the posterior comes from the votes cast, as ``dawid_skene``
+    predicts) when its guarded fit stands; the one-coin model when it fell back to
     majority vote, whose vote shares are not a posterior."""
     ds = DawidSkeneLabeler(n_classes=k, random_state=random_state).fit(L, y)
     if ds.fallback_ is None:
