@@ -10,6 +10,18 @@ from fewlabels.loop.label_issues import find_label_issues, null_share, selection
 from fewlabels.select import CandidateScore, Selection
 
 
+def _jitter_and_flip(P, truth, flip, rng):
+    """P jittered by ±20% and renormalised; given labels = ``truth`` with ``flip`` of them moved
+    to another class at random. Returns P, y, flipped (a boolean mask)."""
+    m, k = P.shape
+    P = P * rng.uniform(0.8, 1.2, P.shape)
+    P /= P.sum(axis=1, keepdims=True)
+    y = truth.copy()
+    flipped = rng.choice(m, int(flip * m), replace=False)
+    y[flipped] = (truth[flipped] + rng.integers(1, k, len(flipped))) % k
+    return P, y, np.isin(np.arange(m), flipped)
+
+
 def _noisy(m=300, k=3, flip=0.1, sharp=0.85, seed=0):
     """True classes, given labels with ``flip`` flipped, and probabilities that put
     ``sharp`` on the true class (a good out-of-fold model)."""
@@ -17,12 +29,7 @@ def _noisy(m=300, k=3, flip=0.1, sharp=0.85, seed=0):
     truth = rng.integers(0, k, m)
     P = np.full((m, k), (1 - sharp) / (k - 1))
     P[np.arange(m), truth] = sharp
-    P = P * rng.uniform(0.8, 1.2, P.shape)
-    P /= P.sum(axis=1, keepdims=True)
-    y = truth.copy()
-    flipped = rng.choice(m, int(flip * m), replace=False)
-    y[flipped] = (truth[flipped] + rng.integers(1, k, len(flipped))) % k
-    return P, y, np.isin(np.arange(m), flipped)
+    return _jitter_and_flip(P, truth, flip, rng)
 
 
 @pytest.mark.parametrize("method", ["both", "confident_joint", "prune_by_noise_rate", "noise_estimate"])
@@ -81,12 +88,7 @@ def _weak_model(m=400, k=5, flip=0.05, model_wrong=0.3, seed=0):
     P[wrong] = 0.1 / (k - 2)
     P[wrong, truth[wrong]] = 0.3
     P[wrong, other[wrong]] = 0.6
-    P = P * rng.uniform(0.8, 1.2, P.shape)
-    P /= P.sum(axis=1, keepdims=True)
-    y = truth.copy()
-    flipped = rng.choice(m, int(flip * m), replace=False)
-    y[flipped] = (truth[flipped] + rng.integers(1, k, len(flipped))) % k
-    return P, y, np.isin(np.arange(m), flipped)
+    return _jitter_and_flip(P, truth, flip, rng)
 
 
 def test_noise_estimate_counts_wrong_labels_not_model_errors():
