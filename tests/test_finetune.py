@@ -45,7 +45,8 @@ def test_training_set_excludes_held_out_rows_in_every_form():
     assert np.allclose(data.weights[data.kind == "anchor"], 0.5)
 
 
-@pytest.mark.parametrize("bad", [dict(per_class=1), dict(lr=0.0), dict(steps=-1), dict(batch_classes=0)])
+@pytest.mark.parametrize("bad", [dict(per_class=1), dict(lr=0.0), dict(steps=-1), dict(batch_classes=0),
+                                 dict(n_splits=1), dict(n_splits=0)])
 def test_bad_parameters_are_refused_by_name(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         FineTuneParams(**bad)
