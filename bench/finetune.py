@@ -14,7 +14,7 @@ up to ``--pool`` rows (the issue allows a subsampled pool for the timing). Then
 * **fewlabels on**: the same, then :func:`fewlabels.finetuned.maybe_finetune` with
   ``mode="on"`` and default :class:`FineTuneParams` (fold encoders, the choice, the final
   encoder, re-embedding the pool); the end model on the test split embedded with the chosen
-  encoder. A fresh model cache per run, so nothing is reused between runs.
+  encoder. A fresh model cache per run, so nothing is reused between runs (unless ``--models-dir``).
 * with ``--always``: fewlabels with the fine-tuned encoder forced (fold results reused).
 
 Reports test accuracy, pool accuracy, the estimate and wall seconds. The machine is shared:
@@ -78,7 +78,7 @@ def run_setfit(texts_lab, y_lab, pool_texts, test_texts, seed: int, iterations: 
 
 def run_one(name: str, seed: int, n_labels: int, pool_size: int, always: bool, tiny: bool = False,
             steps: int | None = None, fold_steps: int | None = None, setfit_iterations: int = 20,
-            setfit: bool = True) -> dict:
+            setfit: bool = True, models_dir: Path | None = None) -> dict:
     params = FineTuneParams(steps=2, fold_steps=2, batch_classes=2, per_class=2, sub_pool=20) if tiny else FineTuneParams()
     if steps is not None or fold_steps is not None:
         from dataclasses import replace
@@ -117,7 +117,10 @@ def run_one(name: str, seed: int, n_labels: int, pool_size: int, always: bool, t
     print(f"  {name} seed {seed}: off {rec['off']['method']} test {rec['off']['test_acc']:.3f} "
           f"pool {rec['off']['pool_acc']:.3f} est {rec['off']['estimate']:.3f} ({off_s:.0f}s)", flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="fl-ft-bench-") as models:
+    with tempfile.TemporaryDirectory(prefix="fl-ft-bench-") as tmp_models:
+        # --models-dir keeps the encoders and fold results, so that a second run (a new
+        # estimator, say) reuses them; its seconds then are not the training's
+        models = tmp_models if models_dir is None else str(models_dir / f"{name}-{seed}")
         for mode in ("on", "always") if always else ("on",):
             frozen_copy = label_arrays(X, y, classes, class_embeddings=C, random_state=seed) if mode == "always" \
                 else frozen
@@ -140,7 +143,8 @@ def run_one(name: str, seed: int, n_labels: int, pool_size: int, always: bool, t
                          "seconds": off_s + ft_s, "finetune_s": ft_s, "test_embed_s": test_embed_s,
                          "timings": timings,
                          "candidates": {k: v["accuracy"] for k, v in res.report["candidates"].items()},
-                         "folds": ft.get("folds")}
+                         "folds": ft.get("folds"), "estimate_parts": ft.get("estimate_parts"),
+                         "final_cached": ft.get("final_cached")}
             r = rec[mode]
             print(f"  {name} seed {seed}: {mode} {r['method']} test {r['test_acc']:.3f} pool {r['pool_acc']:.3f} "
                   f"est {r['estimate']:.3f} ({r['seconds']:.0f}s; {timings})", flush=True)
@@ -187,6 +191,8 @@ def main(argv=None) -> int:
     ap.add_argument("--setfit-iterations", type=int, default=20, help="SetFit num_iterations (its default: 20)")
     ap.add_argument("--no-setfit", action="store_true", help="skip SetFit (its column shows -)")
     ap.add_argument("--tiny", action="store_true", help="smoke test: 2 training steps, 1 SetFit iteration")
+    ap.add_argument("--models-dir", type=Path, help="keep fine-tuned encoders and fold results here (per dataset "
+                    "and seed), so a re-run reuses them; default: a fresh temporary folder per run")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--markdown", type=Path)
     a = ap.parse_args(argv)
@@ -198,7 +204,7 @@ def main(argv=None) -> int:
     for name in a.datasets.split(","):
         for seed in map(int, a.seeds.split(",")):
             records.append(run_one(name, seed, a.n_labels, a.pool, a.always, a.tiny, a.steps, a.fold_steps,
-                                   a.setfit_iterations, not a.no_setfit))
+                                   a.setfit_iterations, not a.no_setfit, a.models_dir))
             if a.json:  # after each run: an interrupted bench keeps what it measured
                 a.json.parent.mkdir(parents=True, exist_ok=True)
                 a.json.write_text(json.dumps({"info": run_info(), "records": records}, indent=2, default=float))
