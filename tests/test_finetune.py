@@ -186,6 +186,8 @@ def test_save_and_predict_with_a_fine_tuned_encoder(sms_small, tmp_path):
     ft = result.report["finetune"]
     assert ft["used"] and result.method.startswith("ft:") and not ft["final_cached"]
     assert result.report["estimated_accuracy"]["value"] is not None
+    parts = ft["estimate_parts"]  # the figures the estimate is made of, each a probability
+    assert all(0.0 <= parts[key] <= 1.0 for key in ("fold_encoders", "final_encoder", "label_gain"))
 
     meta = json.loads((model / "model.json").read_text())
     enc_dir = model / meta["encoder_dir"]

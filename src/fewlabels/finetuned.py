@@ -380,6 +380,8 @@ def maybe_finetune(frozen, X, y, classes, texts, *, class_embeddings=None, mode:
     if (y < 0).any() and len(ft_pool.get(combined.best, ())):  # the fold encoders' own rows: see the docstring
         conf_est = confidence_accuracy(ft_pool[combined.best], oof, sel.y_labeled, temperature=T,
                                        random_state=random_state)
+        info["estimate_parts"] = estimate_parts(conf_est["value"], P_raw[y < 0], T, X, y, params.n_splits,
+                                                n_classes=k, random_state=random_state)
     labels = P.argmax(axis=1)
     labels[lab] = y[lab]
     P[lab] = np.eye(k)[y[lab]]
@@ -407,6 +409,25 @@ def maybe_finetune(frozen, X, y, classes, texts, *, class_embeddings=None, mode:
     result.selection = combined
     result.vectors = X_ft
     return result
+
+
+def estimate_parts(fold_value: float, P_final: np.ndarray, T: float, X_frozen: np.ndarray, y: np.ndarray,
+                   n_splits: int, *, n_classes: int, random_state=None) -> dict:
+    """The figures an estimate of the fine-tuned labels' accuracy can be made of (report
+    ``finetune.estimate_parts``): ``fold_encoders``, the fold encoders' calibrated confidence
+    on their own rows (pessimistic: weaker encoders); ``final_encoder``, the final encoder's
+    confidence under the same temperature (optimistic: it is more confident than the encoders
+    the temperature was fitted on); ``label_gain``, the gain from (s − 1)/s of the labels to
+    all of them on the frozen vectors' learning curve (:func:`fewlabels.learning_curve.label_gain`).
+
+    Cost: O(n · k) plus the learning curve's fits on the given rows.
+    """
+    from .learning_curve import label_gain
+
+    lg = label_gain(X_frozen, y, (n_splits - 1) / n_splits, n_classes=n_classes, random_state=random_state)
+    final = float(apply_temperature(P_final, T).max(axis=1).mean()) if len(P_final) else float("nan")
+    return {"fold_encoders": float(fold_value), "final_encoder": final, "label_gain": lg["gain"],
+            "label_curve": lg["curve"]}
 
 
 def saved_encoder_meta(result) -> dict | None:
