@@ -382,6 +382,8 @@ def maybe_finetune(frozen, X, y, classes, texts, *, class_embeddings=None, mode:
                                        random_state=random_state)
         info["estimate_parts"] = estimate_parts(conf_est["value"], P_raw[y < 0], T, X, y, params.n_splits,
                                                 n_classes=k, random_state=random_state)
+        info["estimate_parts"].update(out_of_fold=float(combined.scores[combined.best].accuracy),
+                                      out_of_fold_corrected=float(combined.corrected_accuracy))
     labels = P.argmax(axis=1)
     labels[lab] = y[lab]
     P[lab] = np.eye(k)[y[lab]]
@@ -419,6 +421,7 @@ def estimate_parts(fold_value: float, P_final: np.ndarray, T: float, X_frozen: n
     confidence under the same temperature (optimistic: it is more confident than the encoders
     the temperature was fitted on); ``label_gain``, the gain from (s − 1)/s of the labels to
     all of them on the frozen vectors' learning curve (:func:`fewlabels.learning_curve.label_gain`).
+    The caller adds the chosen candidate's out-of-fold accuracy, raw and corrected for the choice.
 
     Cost: O(n · k) plus the learning curve's fits on the given rows.
     """
