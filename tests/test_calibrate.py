@@ -150,3 +150,29 @@ def test_confidence_accuracy_is_mean_calibrated_confidence_and_tracks_true_accur
     # The same seed gives the same interval.
     assert confidence_accuracy(P, oof, y_lab, n_boot=50) == est
     assert confidence_accuracy(P, oof, y_lab, n_boot=50, temperature=est["temperature"]) == est
+
+
+def test_thresholded_confidence_matches_accuracy_on_its_own_rows_and_ignores_zero_probabilities():
+    from fewlabels.calibrate import thresholded_confidence_accuracy
+
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.full(4, 0.3), size=400)
+    y = P.argmax(axis=1).copy()
+    wrong = rng.choice(400, 120, replace=False)
+    y[wrong] = (y[wrong] + 1) % 4
+    P[wrong, y[wrong]] = 0.0  # the true class of every wrong row at exactly 0: NLL-fitted T blows up
+    P /= P.sum(axis=1, keepdims=True)
+    assert thresholded_confidence_accuracy(P, P, y) == pytest.approx(0.7, abs=1 / 400)
+    T = fit_temperature(P, y)
+    assert apply_temperature(P, T).max(axis=1).mean() < 0.65  # what the mean-confidence estimate does here
+
+
+def test_thresholded_confidence_tracks_a_pool_of_calibrated_predictions():
+    from fewlabels.calibrate import thresholded_confidence_accuracy
+
+    rng = np.random.default_rng(1)
+    P = rng.dirichlet(np.full(3, 0.5), size=6000)
+    y = np.array([rng.choice(3, p=p) for p in P])  # calibrated by construction
+    pool_acc = float((P[:5000].argmax(axis=1) == y[:5000]).mean())
+    # 1,000 held-out rows: the threshold's own sampling error is about sqrt(.2/1000) = 0.014
+    assert thresholded_confidence_accuracy(P[:5000], P[5000:], y[5000:]) == pytest.approx(pool_acc, abs=0.05)

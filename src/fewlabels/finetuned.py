@@ -40,7 +40,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .calibrate import apply_temperature, confidence_accuracy, cross_fitted_ece, fit_temperature
+from .calibrate import (apply_temperature, confidence_accuracy, cross_fitted_ece, fit_temperature,
+                        thresholded_confidence_accuracy)
 from .embed.finetune import (FineTuneParams, InMemoryEncoder, build_training_set, cache_key, cpu_threads,
                              default_model_cache, device, finetune_cached, train_encoder)
 from .errors import ConfigError
@@ -383,7 +384,9 @@ def maybe_finetune(frozen, X, y, classes, texts, *, class_embeddings=None, mode:
         info["estimate_parts"] = estimate_parts(conf_est["value"], P_raw[y < 0], T, X, y, params.n_splits,
                                                 n_classes=k, random_state=random_state)
         info["estimate_parts"].update(out_of_fold=float(combined.scores[combined.best].accuracy),
-                                      out_of_fold_corrected=float(combined.corrected_accuracy))
+                                      out_of_fold_corrected=float(combined.corrected_accuracy),
+                                      fold_encoders_atc=thresholded_confidence_accuracy(ft_pool[combined.best], oof,
+                                                                                        sel.y_labeled))
     labels = P.argmax(axis=1)
     labels[lab] = y[lab]
     P[lab] = np.eye(k)[y[lab]]
