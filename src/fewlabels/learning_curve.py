@@ -27,7 +27,7 @@ from .labelers.logistic import LogisticLabeler
 
 
 def label_gain(X: np.ndarray, y: np.ndarray, from_fraction: float, *, n_classes: int | None = None,
-               fractions: Sequence[float] = (0.3, 0.45, 0.6, 0.75, 0.9), n_repeats: int = 8,
+               fractions: Sequence[float] = (0.3, 0.45, 0.6, 0.75, 0.9), n_repeats: int = 20,
                random_state: int | None = 0) -> dict:
     """Expected accuracy gain of logistic regression from ``from_fraction`` of the given
     labels (``y >= 0``) to all of them.
