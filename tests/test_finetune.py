@@ -188,6 +188,9 @@ def test_save_and_predict_with_a_fine_tuned_encoder(sms_small, tmp_path):
     assert result.report["estimated_accuracy"]["value"] is not None
     parts = ft["estimate_parts"]  # the figures the estimate is made of, each a probability
     assert all(0.0 <= parts[key] <= 1.0 for key in ("fold_encoders", "final_encoder", "label_gain"))
+    est = result.report["estimated_accuracy"]  # made of the parts, by finetuned_estimate
+    assert est["value"] == pytest.approx(min(1.0, parts["out_of_fold_corrected"] + parts["label_gain"]))
+    assert est["low"] <= est["value"] <= est["high"] and "out-of-fold" in est["method"]
 
     meta = json.loads((model / "model.json").read_text())
     enc_dir = model / meta["encoder_dir"]
@@ -212,3 +215,18 @@ def test_save_and_predict_with_a_fine_tuned_encoder(sms_small, tmp_path):
     ft2 = again.report["finetune"]
     assert ft2["final_cached"] and all(f["cached"] for f in ft2["folds"])
     assert np.array_equal(again.labels, result.labels)
+
+
+def test_finetuned_estimate_is_the_corrected_out_of_fold_accuracy_plus_the_label_gain():
+    from fewlabels.finetuned import finetuned_estimate
+    from fewlabels.select import wilson_interval
+
+    est = finetuned_estimate({"out_of_fold_corrected": 0.70, "label_gain": 0.05}, 100)
+    low, high = wilson_interval(70, 100)
+    assert est["value"] == pytest.approx(0.75)
+    assert (est["low"], est["high"]) == pytest.approx((low + 0.05, high + 0.05))
+    # no gain: the corrected accuracy and its Wilson interval as they are
+    assert finetuned_estimate({"out_of_fold_corrected": 0.70, "label_gain": 0.0}, 100)["value"] == pytest.approx(0.70)
+    # never past 1
+    top = finetuned_estimate({"out_of_fold_corrected": 0.98, "label_gain": 0.06}, 100)
+    assert top["value"] == top["high"] == 1.0 and top["low"] < 1.0

@@ -294,9 +294,9 @@ def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, 
                                      "picking the best method (bootstrap, BBC-CV); Wilson 95% interval"}
         if conf_est is not None:
             est = {"value": conf_est["value"], "low": conf_est["low"], "high": conf_est["high"], "n_labels": s.n,
-                   "method": "mean calibrated confidence of the labels on the rows without a given label "
-                             "(temperature fitted on out-of-fold predictions); 95% bootstrap interval over "
-                             "the given labels",
+                   "method": conf_est.get("method", "mean calibrated confidence of the labels on the rows without a "
+                                          "given label (temperature fitted on out-of-fold predictions); 95% "
+                                          "bootstrap interval over the given labels"),
                    "cross_validated": cross_validated}
         else:
             est = {**cross_validated, "n_labels": s.n}
