@@ -230,3 +230,12 @@ def test_finetuned_estimate_is_the_corrected_out_of_fold_accuracy_plus_the_label
     # never past 1
     top = finetuned_estimate({"out_of_fold_corrected": 0.98, "label_gain": 0.06}, 100)
     assert top["value"] == top["high"] == 1.0 and top["low"] < 1.0
+
+
+def test_a_batch_keeps_about_batch_size_texts_with_few_classes():
+    from fewlabels.embed.finetune import batch_per_class
+
+    p = FineTuneParams()  # 8 classes × 4 texts
+    assert [batch_per_class(p, k) * min(k, p.batch_classes) for k in (2, 4, 8, 77)] == [32, 32, 32, 32]
+    assert batch_per_class(p, 6) == p.per_class  # no whole multiple fits: as before (24 texts)
+    assert batch_per_class(p, 3) == 2 * p.per_class

@@ -19,7 +19,8 @@ class have cosine similarity 1 and texts of different classes 0: SetFit's
 Loss: all pairs of a batch, not one pair per two forward passes
 ----------------------------------------------------------------
 SetFit draws (anchor, other) pairs and runs both texts through the encoder for each pair.
-Here a batch holds ``batch_classes`` classes × ``per_class`` items (class-balanced), and the
+Here a batch holds ``batch_classes`` classes × ``per_class`` items (class-balanced; with
+fewer classes than ``batch_classes``, more items per class, so a batch keeps about B texts), and the
 loss is the weighted mean squared error of *every* pair's cosine similarity to its target
 (1 for same class, 0 otherwise), positives and negatives averaged separately so each half
 weighs the same (SetFit balances its pair sampling the same way). A batch of B texts gives
@@ -271,6 +272,7 @@ def train_encoder(base_path: str | Path, data: TrainingSet, params: FineTunePara
         raise ConfigError("fine-tuning needs training items of at least two classes (given labels, pseudo-labels "
                           "or class names)")
     steps = params.capped_steps(steps)
+    per_class = batch_per_class(params, len(usable))
     rng = np.random.default_rng(random_state)
     seed = int(rng.integers(2**31 - 1))
     with torch_threads(cpu_threads()):
@@ -286,8 +288,8 @@ def train_encoder(base_path: str | Path, data: TrainingSet, params: FineTunePara
         weights_all = torch.as_tensor(data.weights, dtype=torch.float32)
         for step in range(steps):
             cls = rng.choice(usable, size=min(params.batch_classes, len(usable)), replace=False)
-            idx = np.concatenate([rng.choice(by_class[c], size=params.per_class,
-                                             replace=len(by_class[c]) < params.per_class) for c in cls])
+            idx = np.concatenate([rng.choice(by_class[c], size=per_class,
+                                             replace=len(by_class[c]) < per_class) for c in cls])
             feats = model.tokenize([data.texts[i] for i in idx])
             feats = {key: v.to(dev) if hasattr(v, "to") else v for key, v in feats.items()}
             emb = torch.nn.functional.normalize(model(feats)["sentence_embedding"], dim=1)
@@ -336,9 +338,21 @@ def default_model_cache() -> Path:
     return cache_location("FEWLABELS_MODEL_CACHE", "finetuned")
 
 
+#: bumped when the training changes for the same parameters (2: batches filled to B texts with few classes)
+TRAINING_VERSION = 2
+
+
+def batch_per_class(params: FineTuneParams, n_classes: int) -> int:
+    """Items per class in a batch: ``per_class``, times ``batch_classes // n_classes`` when
+    there are fewer classes than ``batch_classes``, so that a batch holds about
+    ``params.batch_size()`` texts whatever the number of classes (a binary task had batches of
+    8 texts instead of 32, a quarter of the pairs per step; the cost estimate assumed 32)."""
+    return params.per_class * max(1, params.batch_classes // max(1, n_classes))
+
+
 def cache_key(base_id: str, data: TrainingSet, params: FineTuneParams, steps: int, random_state) -> str:
     blob = json.dumps({"base": base_id, "data": data.digest(), "params": asdict(params), "steps": steps,
-                       "seed": random_state}, sort_keys=True)
+                       "seed": random_state, "training": TRAINING_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
