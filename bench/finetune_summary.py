@@ -7,6 +7,10 @@
 ``--models-dir`` (the encoders and fold results reused, so the same labels; only the
 estimate's code is new). Its records replace the first run's estimate and estimate parts;
 accuracy and seconds stay the first run's, and the labels must agree (checked).
+
+``--fewlabels-from``: JSON files of a ``--no-setfit`` re-run of some datasets and seeds on
+newer fewlabels code; its fewlabels results replace the first run's (SetFit's stay: same
+labels, same pool, checked).
 """
 
 from __future__ import annotations
@@ -46,6 +50,27 @@ def merge_estimates(records: list[dict], later: list[dict]) -> None:
                 r[mode]["estimate_parts"] = new[mode].get("estimate_parts")
 
 
+def replace_fewlabels(records: list[dict], later: list[dict]) -> list[str]:
+    """fewlabels' results (``off``, ``on``) of ``later`` (a ``--no-setfit`` re-run of the same
+    datasets and seeds on newer code) replace the first run's; SetFit's stay. The labels and
+    pool must be the same (checked by their sizes and the frozen, unchanged, fine-tuning-off
+    result). Returns the replaced (dataset, seed) names."""
+    by_key = {(r["dataset"], r["seed"]): r for r in later}
+    done = []
+    for r in records:
+        new = by_key.get((r["dataset"], r["seed"]))
+        if new is None:
+            continue
+        same = all(new[k] == r[k] for k in ("n_pool", "n_labels", "k", "n_test"))
+        if not same or abs(new["off"]["pool_acc"] - r["off"]["pool_acc"]) > 1e-9:
+            raise SystemExit(f"{r['dataset']} seed {r['seed']}: the re-run's pool or labels differ")
+        for mode in ("off", "on", "always"):
+            if mode in new:
+                r[mode] = new[mode]
+        done.append(f"{r['dataset']}-{r['seed']}")
+    return done
+
+
 def accuracy_table(records: list[dict]) -> str:
     names = list(dict.fromkeys(r["dataset"] for r in records))
     lines = ["| dataset | seeds | SetFit test | FL off test | **FL on test** | on − SetFit | chosen (per seed) | "
@@ -78,6 +103,17 @@ def estimate_table(records: list[dict]) -> str:
     if len(every):
         lines.append(f"| report, every run (fine-tuned or not) | {len(every)} | {every.mean():+.3f} | "
                      f"{np.abs(every).mean():.3f} | {np.abs(every).max():.3f} |")
+    # the estimator now in the code (fewlabels.finetuned.finetuned_estimate) on every run: made of
+    # the recorded parts where the fine-tuned encoder was chosen (runs of older code included),
+    # else the report's (frozen) estimate, which that change does not touch
+    from fewlabels.finetuned import finetuned_estimate
+
+    cur = np.asarray([(finetuned_estimate(r["on"]["estimate_parts"], r["n_labels"])["value"]
+                       if r["on"].get("estimate_parts") else r["on"]["estimate"]) - r["on"]["pool_acc"]
+                      for r in records if "on" in r])
+    if len(cur):
+        lines.append(f"| finetuned_estimate (current code), every run | {len(cur)} | {cur.mean():+.3f} | "
+                     f"{np.abs(cur).mean():.3f} | {np.abs(cur).max():.3f} |")
     for name in CANDIDATES:
         for gain in (False, True):
             errs = []
@@ -106,8 +142,12 @@ def main(argv=None) -> int:
     ap.add_argument("runs", nargs="+", type=Path, help="JSON files written by bench/finetune.py --json")
     ap.add_argument("--estimates-from", nargs="*", type=Path, default=[],
                     help="JSON files of a re-run with --models-dir (same encoders): their estimates replace the first")
+    ap.add_argument("--fewlabels-from", nargs="*", type=Path, default=[],
+                    help="JSON files of a --no-setfit re-run on newer code: its fewlabels results replace the first")
     a = ap.parse_args(argv)
     records = load(a.runs)
+    if a.fewlabels_from:
+        print("fewlabels results replaced from the re-run:", ", ".join(replace_fewlabels(records, load(a.fewlabels_from))))
     if a.estimates_from:
         merge_estimates(records, load(a.estimates_from))
     print(accuracy_table(records))
