@@ -97,11 +97,11 @@ def estimate_table(records: list[dict]) -> str:
     run, then of each estimator on the runs where the fine-tuned encoder was chosen (the
     parts exist only then)."""
     rows = [r for r in records if "on" in r and r["on"].get("estimate_parts")]
-    head = ["estimator", "runs", "mean error", "mean |error|", "max |error|"]
+    head = ["estimator", "runs", "mean error", "mean abs. error", "max abs. error"]
     lines = ["| " + " | ".join(head) + " |", "|---|---|---|---|---|"]
     every = np.asarray([r["on"]["estimate"] - r["on"]["pool_acc"] for r in records if "on" in r])
     if len(every):
-        lines.append(f"| report, every run (fine-tuned or not) | {len(every)} | {every.mean():+.3f} | "
+        lines.append(f"| report as each run's code wrote it, every run | {len(every)} | {every.mean():+.3f} | "
                      f"{np.abs(every).mean():.3f} | {np.abs(every).max():.3f} |")
     # the estimator now in the code (fewlabels.finetuned.finetuned_estimate) on every run: made of
     # the recorded parts where the fine-tuned encoder was chosen (runs of older code included),
