@@ -43,8 +43,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .calibrate import (apply_temperature, confidence_accuracy, cross_fitted_ece, fit_temperature,
-                        thresholded_confidence_accuracy)
+from .calibrate import apply_temperature, cross_fitted_ece, fit_temperature, thresholded_confidence_accuracy
 from .embed.finetune import (FineTuneParams, InMemoryEncoder, build_training_set, cache_key, cpu_threads,
                              default_model_cache, device, finetune_cached, train_encoder)
 from .errors import ConfigError
@@ -382,9 +381,7 @@ def maybe_finetune(frozen, X, y, classes, texts, *, class_embeddings=None, mode:
     P = apply_temperature(P_raw, T)
     conf_est = None
     if (y < 0).any() and len(ft_pool.get(combined.best, ())):  # the fold encoders' own rows: see the docstring
-        conf_est = confidence_accuracy(ft_pool[combined.best], oof, sel.y_labeled, temperature=T,
-                                       random_state=random_state)
-        info["estimate_parts"] = estimate_parts(conf_est["value"], P_raw[y < 0], T, X, y, params.n_splits,
+        info["estimate_parts"] = estimate_parts(ft_pool[combined.best], P_raw[y < 0], T, X, y, params.n_splits,
                                                 n_classes=k, random_state=random_state)
         info["estimate_parts"].update(out_of_fold=float(combined.scores[combined.best].accuracy),
                                       out_of_fold_corrected=float(combined.corrected_accuracy),
@@ -445,7 +442,7 @@ def finetuned_estimate(parts: dict, n_labels: int) -> dict:
                       "interval shifted by that gain"}
 
 
-def estimate_parts(fold_value: float, P_final: np.ndarray, T: float, X_frozen: np.ndarray, y: np.ndarray,
+def estimate_parts(P_fold: np.ndarray, P_final: np.ndarray, T: float, X_frozen: np.ndarray, y: np.ndarray,
                    n_splits: int, *, n_classes: int, random_state=None) -> dict:
     """The figures an estimate of the fine-tuned labels' accuracy can be made of (report
     ``finetune.estimate_parts``): ``fold_encoders``, the fold encoders' calibrated confidence
@@ -454,14 +451,18 @@ def estimate_parts(fold_value: float, P_final: np.ndarray, T: float, X_frozen: n
     the temperature was fitted on); ``label_gain``, the gain from (s − 1)/s of the labels to
     all of them on the frozen vectors' learning curve (:func:`fewlabels.learning_curve.label_gain`).
     The caller adds the chosen candidate's out-of-fold accuracy, raw and corrected for the choice.
+    ``P_fold`` / ``P_final``: the fold encoders' (on their sub-pools) and the final encoder's
+    uncalibrated probabilities on rows without a given label; ``T``: the folds' temperature.
 
     Cost: O(n · k) plus the learning curve's fits on the given rows.
     """
     from .learning_curve import label_gain
 
     lg = label_gain(X_frozen, y, (n_splits - 1) / n_splits, n_classes=n_classes, random_state=random_state)
-    final = float(apply_temperature(P_final, T).max(axis=1).mean()) if len(P_final) else float("nan")
-    return {"fold_encoders": float(fold_value), "final_encoder": final, "label_gain": lg["gain"],
+    def mean_confidence(P):
+        return float(apply_temperature(np.asarray(P, dtype=np.float64), T).max(axis=1).mean()) if len(P) else float("nan")
+
+    return {"fold_encoders": mean_confidence(P_fold), "final_encoder": mean_confidence(P_final), "label_gain": lg["gain"],
             "label_curve": lg["curve"]}
 
 
