@@ -50,6 +50,7 @@ from .errors import ConfigError
 from .graph import knn_graph
 from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
 from .labelers.zeroshot import class_prompts
+from .threads import with_one_blas_thread
 from .select import CandidateScore, Selection, bootstrap_bias_corrected, clearly_better, make_folds, wilson_interval
 
 #: embedding methods re-run on the fine-tuned vectors ("ft:" + name); ensemble = their mean
@@ -281,6 +282,7 @@ def choose(selection: Selection, ft_oof: dict[str, np.ndarray], seconds: float, 
     return replace(selection, best=best, scores=scores, corrected_accuracy=corrected)
 
 
+@with_one_blas_thread  # the methods' small BLAS calls (threads.py); torch has its own threads
 def maybe_finetune(frozen, X, y, classes, texts, *, class_embeddings=None, mode: str = "auto", time_budget: float = 300.0,
                    encoder=None, cache=None, votes=None, method: str = "auto",
                    random_state: int | None = 0, params: FineTuneParams | None = None, cache_dir=None,

@@ -23,6 +23,7 @@ from .graph import knn_graph
 from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
 from .pool_core import CORE_SIZE, core_rows, extend_to_pool, extension_info
 from .select import select_labeler, wilson_interval
+from .threads import one_blas_thread, with_one_blas_thread
 from .validation import check_X, check_y
 
 from .classes import ClassSpec
@@ -79,6 +80,7 @@ def _timer():
     return lambda: round(time.perf_counter() - t0, 3)
 
 
+@with_one_blas_thread
 def label_arrays(
     X,
     y,
@@ -688,7 +690,7 @@ def label_table(
         votes_L = None
     votes = _user_votes(table, input_path, votes, votes_column, len(classes.names), votes_L)
 
-    with captured_warnings(notes):  # e.g. scikit-learn's ConvergenceWarning: into the report, one line each
+    with captured_warnings(notes), one_blas_thread():  # warnings into the report, one line each; threads.py
         if bag_column is not None or proportions is not None or bag_label_column is not None:
             from .groups import label_groups_table  # supervision on bags of rows: their shares or labels
 
