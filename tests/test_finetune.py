@@ -239,3 +239,96 @@ def test_a_batch_keeps_about_batch_size_texts_with_few_classes():
     assert [batch_per_class(p, k) * min(k, p.batch_classes) for k in (2, 4, 8, 77)] == [32, 32, 32, 32]
     assert batch_per_class(p, 6) == p.per_class  # no whole multiple fits: as before (24 texts)
     assert batch_per_class(p, 3) == 2 * p.per_class
+
+
+# --------------------------------------------------------------------------------------
+# The decision at the defaults (issue 21): from the table and the labels, never a stopwatch
+# --------------------------------------------------------------------------------------
+
+class _Enc:
+    path = "/nonexistent"  # never loaded: "auto" decides without running the encoder
+
+
+def test_auto_decides_from_the_table_and_the_labels_only():
+    texts = ["a short text of some forty characters ok"] * 2000
+    common = dict(frozen_report={"estimated_accuracy": {"value": 0.8}}, texts=texts, encoder=_Enc(),
+                  n_labeled=100, params=FineTuneParams(), time_budget=300, can_cross_validate=True)
+    use, why, planned = decide("auto", n_rows=2000, **common)
+    assert use and "planned" in why and 30 < planned < 300
+    assert decide("auto", n_rows=2000, **common) == (use, why, planned)  # same inputs, same decision
+    # a table too large for the budget: skipped, saying so; "on" still runs, with the same plan
+    use, why, big = decide("auto", n_rows=200_000, **common)
+    assert not use and "--time-budget" in why and big > 300
+    assert decide("on", n_rows=200_000, **common)[0] is True
+    # longer texts cost more to train on and to embed
+    longer = decide("auto", n_rows=2000, **{**common, "texts": [t * 5 for t in texts]})[2]
+    assert longer > planned
+
+
+def _selection(right_frozen: np.ndarray):
+    from fewlabels.select import CandidateScore, Selection
+
+    y = np.arange(len(right_frozen)) % 2
+    P = np.eye(2)[np.where(right_frozen, y, 1 - y)]
+    score = CandidateScore("logistic", P, float(right_frozen.mean()), 0.0, 1.0, len(y), 0.1)
+    sel = Selection(best="logistic", scores={"logistic": score}, labeled_index=np.arange(len(y)), y_labeled=y,
+                    fold_of=np.arange(len(y)) % 3, corrected_accuracy=float(right_frozen.mean()), weights={})
+    return sel, y
+
+
+def test_choice_keeps_the_fine_tuned_family_unless_the_frozen_one_is_clearly_better():
+    from fewlabels.finetuned import choose
+
+    right = np.ones(100, dtype=bool)
+    right[:20] = False  # frozen: 0.80
+    sel, y = _selection(right)
+    tie = right.copy()
+    tie[20:22] = False
+    tie[:2] = True  # fine-tuned: also 0.80, other rows wrong
+    combined, why = choose(sel, {"ft:ensemble": np.eye(2)[np.where(tie, y, 1 - y)]}, 1.0)
+    assert combined.best == "ft:ensemble" and "not better by more than one standard error" in why
+    worse = right.copy()
+    worse[20:40] = False  # fine-tuned: 0.60, wrong wherever the frozen one is, and more
+    combined, why = choose(sel, {"ft:ensemble": np.eye(2)[np.where(worse, y, 1 - y)]}, 1.0)
+    assert combined.best == "logistic" and "frozen candidate is better" in why
+
+
+def test_the_report_says_whether_fine_tuning_ran_why_and_what_it_would_cost():
+    from fewlabels.report.html import render_report
+    from fewlabels.report.text import finetune_line
+
+    base = {"method": "logistic", "estimated_accuracy": None, "candidates": {}, "calibration": {}, "warnings": []}
+    skipped = {**base, "finetune": {"mode": "auto", "used": False, "estimated_seconds": 420.0,
+                                    "reason": "planned 420 s > --time-budget 300 s", "expected_gain": "gain note"}}
+    line = finetune_line(skipped)
+    assert line.startswith("Not fine-tuned: planned 420 s") and "--finetune on would take about 420 s" in line
+    assert "gain note" in line
+    ran = {**base, "finetune": {"mode": "auto", "used": True, "chosen": True, "estimated_seconds": 95.0,
+                                "why_choice": "fine-tuned: within noise"}}
+    assert "Fine-tuned the encoder (planned 95 s" in finetune_line(ran) and "its labels are used" in finetune_line(ran)
+    for report, text in ((skipped, "Not fine-tuned"), (ran, "Fine-tuned the encoder")):
+        html = render_report(report)
+        assert 'id="finetune"' in html and text in html
+    assert finetune_line({**base, "finetune": {"mode": "off", "used": False, "reason": "--finetune off",
+                                               "estimated_seconds": None}}) == "Not fine-tuned: --finetune off."
+
+
+@pytest.mark.slow
+def test_the_terminal_and_the_html_report_show_the_fine_tuning_decision(sms_small, tmp_path):
+    from typer.testing import CliRunner
+
+    from fewlabels.cli import app
+    from fewlabels.io import write_table
+
+    texts, truth, y = sms_small
+    names = np.array(["ham", "spam"], dtype=object)
+    write_table(pa.table({"text": texts, "label": np.where(y >= 0, names[np.maximum(y, 0)], "").tolist()}),
+                tmp_path / "in.csv")
+    r = CliRunner().invoke(app, ["label", str(tmp_path / "in.csv"), "--out", str(tmp_path / "out.csv"),
+                                 "--html", str(tmp_path / "r.html"), "--cache", str(tmp_path / "emb.sqlite")])
+    assert r.exit_code == 0, r.output
+    # 16 given labels: "auto" does not fine-tune, and says why and what "on" would cost
+    assert "Not fine-tuned: 16 given labels < 20" in " ".join(r.output.split())
+    assert "--finetune on would take about" in " ".join(r.output.split())
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="finetune"' in html and "Not fine-tuned: 16 given labels &lt; 20" in html

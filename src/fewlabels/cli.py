@@ -132,6 +132,11 @@ def _print_summary(report: dict) -> None:
         t.add_row("calibration error (ECE)", f"{cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T={cal['temperature']:.2f})")
     t.add_row("rows", f"{report['n_rows']} ({report['n_given']} given)")
     out.print(t)
+    from .report.text import finetune_line
+
+    ft = finetune_line(report)
+    if ft:
+        out.print(ft, markup=False, highlight=False, soft_wrap=True)
     if report["candidates"]:
         c = Table(title="candidates (out-of-fold accuracy on the given labels)")
         for col in ("method", "accuracy", "95% interval", "seconds"):
@@ -189,9 +194,11 @@ def label(
     folds: int = typer.Option(5, min=2, help="Cross-validation folds over the given labels."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same output."),
     finetune: str = typer.Option("auto", help="Fine-tune the encoder on the labels as one more candidate: "
-                                 "'auto' (when the estimated time fits --time-budget and the frozen estimate leaves "
-                                 "room), 'on' or 'off'."),
-    time_budget: float = typer.Option(300.0, min=0, help="Seconds fine-tuning may take in 'auto' mode."),
+                                 "'auto' (with at least 20 given labels, when the frozen estimate leaves room and the "
+                                 "planned work fits --time-budget; decided from the table and the labels, never from "
+                                 "a live timing), 'on' or 'off'."),
+    time_budget: float = typer.Option(300.0, min=0, help="Cap on the fine-tuning work 'auto' may plan, in seconds on "
+                                      "a 2-core laptop (planned from the table's size, not a stopwatch)."),
     labels_db: Optional[Path] = typer.Option(None, help="Label store (SQLite, from `fewlabels review` or "
                                              "`fewlabels labels import`); its labels join the given ones and win "
                                              "a conflict, which is reported."),
@@ -235,7 +242,8 @@ def label(
             from .plan import plan_table
 
             _print_plan(plan_table(input, text_column=text_column, label_column=label_column, classes=spec,
-                                   vectors=vectors, vectors_column=vectors_column, backend=encoder_backend))
+                                   vectors=vectors, vectors_column=vectors_column, backend=encoder_backend,
+                                   finetune=finetune, time_budget=time_budget))
             return
         with use_backend(encoder_backend), open_engine(engine, ray_address) as eng, progress_bars() as progress:
             result = label_with_store(input, out_path, labels_db=labels_db, id_column=id_column, html_path=html,

@@ -28,6 +28,14 @@ SELECT_S_AT_20K = 12.0
 #: seconds per million rows to label outside the core (ensemble: five methods, one k-NN search;
 #: section 11, quiet: 39.7 s for 980,000 rows)
 EXTEND_S_PER_M = 40.0
+#: seconds of one encoder forward pass per text on the reference machine (torch, 2 threads):
+#: a fixed part plus a part per character of the text (capped where max_seq_length cuts it).
+#: From the quiet runs of BENCHMARKS.md section 8: a training step of 32 texts (forward and
+#: backward, about 3 forwards) took 0.41 s on TREC (50 characters a text) and 0.6-0.8 s on
+#: emotion (97); the frozen embedding, about 250 short texts/s, fits the same line.
+TEXT_S_FIXED, TEXT_S_PER_CHAR, MAX_CHARS = 2.2e-3, 4.5e-5, 600
+#: seconds to start the process and load the encoder (torch, sentence-transformers)
+STARTUP_S = 8.0
 #: fixed memory of the process with numpy, scipy, sklearn and faiss loaded (GB); torch adds more
 BASE_GB, TORCH_GB = 0.25, 0.6
 
@@ -54,15 +62,43 @@ class Plan:
                 "stages": [{"stage": a, "seconds": round(b, 1), "note": c} for a, b, c in self.stages]}
 
 
+def text_seconds(mean_chars: float, backend: str = "torch") -> float:
+    """Predicted seconds of one encoder forward pass per text of ``mean_chars`` characters."""
+    torch_s = TEXT_S_FIXED + TEXT_S_PER_CHAR * min(max(float(mean_chars), 0.0), MAX_CHARS)
+    return torch_s * ENCODE_RATE["torch"] / ENCODE_RATE.get(backend, ENCODE_RATE["torch"])
+
+
+def finetune_stages(params, n_rows: int, n_labels: int, mean_chars: float) -> list[tuple[str, float, str]]:
+    """Predicted stages of fine-tuning (:mod:`fewlabels.finetuned`) with ``params`` (a
+    :class:`~fewlabels.embed.finetune.FineTuneParams`): the fold encoders (training, and
+    re-embedding each fold's sub-pool), the final encoder, re-embedding the pool. A training
+    step of B texts costs about 3 forward passes of them (forward and backward)."""
+    t = text_seconds(mean_chars)
+    b = params.batch_size()
+    fold_steps, steps = params.capped_steps(params.fold_steps), params.capped_steps(params.steps)
+    sub = min(params.sub_pool, max(n_rows - n_labels, 0)) + n_labels
+    folds = params.n_splits * (fold_steps * b * 3 + sub) * t + params.n_splits * 2.0  # + loading, methods
+    return [("ft-folds", folds, f"{params.n_splits} fold encoders x {fold_steps} steps of {b} texts, "
+             f"each re-embedding {sub:,} rows"),
+            ("finetune", steps * b * 3 * t + 2.0, f"final encoder, {steps} steps of {b} texts"),
+            ("reembed", n_rows * t, f"{n_rows:,} rows with the fine-tuned encoder")]
+
+
 def plan(n_rows: int, *, n_labels: int, n_classes: int, dims: int = 384, encode_rows: int = 0,
-         backend: str = "torch", core_size: int | None = CORE_SIZE, end_model: bool = True) -> Plan:
-    """Predicted stages, seconds and peak memory of labeling ``n_rows`` rows."""
+         backend: str = "torch", core_size: int | None = CORE_SIZE, end_model: bool = True,
+         mean_chars: float | None = None, finetune=None) -> Plan:
+    """Predicted stages, seconds and peak memory of labeling ``n_rows`` rows.
+
+    ``mean_chars``: mean length of the texts (default: a short text). ``finetune``: the
+    :class:`~fewlabels.embed.finetune.FineTuneParams` of a run that fine-tunes, or None."""
     m = n_rows if core_size is None or n_rows <= core_size else core_size
     p = Plan(n_rows, n_labels, n_classes, dims, m)
     scale = max(n_classes, 2) / 20
     if encode_rows:
-        rate = ENCODE_RATE.get(backend, ENCODE_RATE["torch"])
-        p.stages.append(("embed", encode_rows / rate, f"{encode_rows:,} distinct texts, {backend} (cached ones are skipped)"))
+        p.stages.append(("start", STARTUP_S, "start, load the encoder"))
+        chars = 40.0 if mean_chars is None else mean_chars
+        p.stages.append(("embed", encode_rows * text_seconds(chars, backend),
+                         f"{encode_rows:,} distinct texts, {backend} (cached ones are skipped)"))
     p.stages.append(("graph", m * m * dims / FLOPS + 0.5, f"exact 10-NN graph of {m:,} rows"))
     if n_labels >= 2:
         p.stages.append(("select", SELECT_S_AT_20K * (m / 20_000) * scale, "7 candidates x 5 folds"
@@ -72,6 +108,8 @@ def plan(n_rows: int, *, n_labels: int, n_classes: int, dims: int = 384, encode_
     if m < n_rows:
         p.stages.append(("extend", EXTEND_S_PER_M * (n_rows - m) / 1e6 * scale,
                          f"{n_rows - m:,} rows outside the core, in blocks"))
+    if finetune is not None:
+        p.stages.extend(finetune_stages(finetune, n_rows, n_labels, 40.0 if mean_chars is None else mean_chars))
     if end_model:
         p.stages.append(("end_model", 1e-4 * m * scale + n_rows * dims * n_classes / FLOPS, "logistic regression"))
     x_gb = n_rows * dims * 4 / 1e9
@@ -83,9 +121,15 @@ def plan(n_rows: int, *, n_labels: int, n_classes: int, dims: int = 384, encode_
 
 def plan_table(input_path, *, text_column: str | None = None, label_column: str | None = None, classes=None,
                vectors=None, vectors_column: str | None = None, backend: str = "torch",
-               core_size: int | None = CORE_SIZE) -> Plan:
+               core_size: int | None = CORE_SIZE, finetune: str = "auto", time_budget: float = 300.0,
+               finetune_params=None) -> Plan:
     """:func:`plan` for a table: reads it once to count rows, given labels, classes and the
-    distinct texts to embed (an upper bound: texts already in the cache are not re-encoded)."""
+    distinct texts to embed (an upper bound: texts already in the cache are not re-encoded).
+
+    With ``finetune`` "on"/"always", or "auto" where the run would fine-tune (texts, at least
+    ``MIN_AUTO_LABELS`` given labels and planned work within ``time_budget``: the rule of
+    :func:`fewlabels.finetuned.decide`, which also skips when the frozen estimate leaves no
+    room, a figure only the run knows), the fine-tuning stages are in the plan."""
     import numpy as np
 
     from .errors import InputError
@@ -108,9 +152,19 @@ def plan_table(input_path, *, text_column: str | None = None, label_column: str 
             dims = int(np.load(vectors, mmap_mode="r").shape[1])
         except (OSError, ValueError, IndexError) as exc:
             raise InputError(f"{vectors}: cannot read a 2-D .npy of vectors ({exc})") from exc
-    elif vectors_column is None:
+    mean_chars, ft = None, None
+    if vectors is None and vectors_column is None:
+        from .embed.finetune import MIN_AUTO_LABELS, FineTuneParams
+
         column = text_column or "text"
         require_column(table, column, input_path, "--text-column")
-        encode_rows = len(set(read_texts(table, column, input_path)))
+        texts = read_texts(table, column, input_path)
+        encode_rows = len(set(texts))
+        mean_chars = float(np.mean([len(t) for t in texts])) if texts else 0.0
+        params = finetune_params or FineTuneParams()
+        if finetune in ("on", "always") or (finetune == "auto" and n_labels >= MIN_AUTO_LABELS and len(seen) >= 2
+                                             and sum(s for _, s, _ in finetune_stages(params, n, n_labels, mean_chars))
+                                             <= time_budget):
+            ft = params
     return plan(n, n_labels=n_labels, n_classes=max(n_classes, 2), dims=dims, encode_rows=encode_rows,
-                backend=backend, core_size=core_size)
+                backend=backend, core_size=core_size, mean_chars=mean_chars, finetune=ft)

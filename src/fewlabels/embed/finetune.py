@@ -57,6 +57,13 @@ from ..errors import ConfigError, EncoderError
 TrainProgress = Callable[[int, int], None]
 
 
+#: "auto" fine-tunes only with at least this many given labels (fewer leave too little to
+#: train on and score) ...
+MIN_AUTO_LABELS = 20
+#: ... and only when the frozen estimate is at most this (else there is no room to gain)
+ROOM = 0.97
+
+
 @dataclass(frozen=True)
 class FineTuneParams:
     """Settings of one fine-tuning run (all part of the cache key).

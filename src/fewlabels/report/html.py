@@ -189,6 +189,11 @@ def render_report(report: dict, *, confidence=None, oof=None, y_labeled=None, te
     parts.append('<div class="grid">' + "".join(cards) + "</div>")
     for w in ([report["fallback"]] if report.get("fallback") else []) + list(report.get("warnings", [])):
         parts.append(f'<div class="warn">{esc(w)}</div>')
+    from .text import finetune_line
+
+    ft = finetune_line(report)
+    if ft:
+        parts.append(f'<div class="card" id="finetune"><h2>Fine-tuning</h2><p>{esc(ft)}</p></div>')
 
     plots = []
     cal = report.get("calibration", {})
