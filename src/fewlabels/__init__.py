@@ -5,6 +5,16 @@ Library first: :func:`label_arrays` works on numpy arrays, :func:`label_table` o
 
 __version__ = "0.1.0"
 
+import os as _os
+
+# OpenMP threads (torch's encoder, scikit-learn) sleep while they wait instead of spinning.
+# On a 2-core machine busy with other work a spinning thread takes the core its partner
+# needs: a training step of 32 texts took 11-13 s with 2 torch threads against 2.3-3.0 s
+# with one, and 2.5 s with 2 passive threads (load average 17, BENCHMARKS.md). Set before
+# the OpenMP runtimes start (they read it once); a value the user set is kept. It changes
+# no result, only how idle threads wait.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .errors import FewLabelsError  # noqa: E402
 from .labelers import REGISTRY, make_labeler  # noqa: E402
 from .pipeline import LabelResult, label_arrays  # noqa: E402
