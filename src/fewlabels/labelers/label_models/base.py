@@ -15,6 +15,7 @@ class _VoteModel(BaseLabeler):
     """Shared fit/predict over a label matrix: validation, merging identical rows, prior."""
 
     input_kind = "votes"
+    reads = ("n_classes", "random_state")
     needs = ("votes",)
     min_labels = 0
 
