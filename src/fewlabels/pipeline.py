@@ -368,7 +368,7 @@ def rule_votes(texts, rules_path, classes: Sequence[str], y=None, *, strict: boo
 
     cb = (lambda d, n: progress("rules", d, n)) if progress else None
     if engine is not None:
-        from .engine.ops import apply_rules as apply_rules_blocks
+        from .signals.blocks import apply_rules_blocks
 
         res = apply_rules_blocks(engine, texts, rules_path, classes, strict=strict, progress=cb)
     else:
@@ -537,10 +537,10 @@ def synthesize_table(input_path, rules_path, *, text_column: str = "text", label
 
 def _read_input(input_path, classes, votes, votes_column, rules):
     """(table, classes, votes column) of the input: a table, or a WRENCH ``.json`` split
-    (:func:`fewlabels.signals.votes.read_wrench`), whose classes come from its label.json and
+    (:func:`fewlabels.io.votes.read_wrench`), whose classes come from its label.json and
     whose ``weak_labels`` are the votes unless rules or other votes are given."""
     from .io import read_table
-    from .signals.votes import WRENCH_VOTES_COLUMN, is_wrench, read_wrench
+    from .io.votes import WRENCH_VOTES_COLUMN, is_wrench, read_wrench
 
     if not is_wrench(input_path):
         return read_table(input_path), classes, votes_column
@@ -557,7 +557,7 @@ def _read_input(input_path, classes, votes, votes_column, rules):
 
 def _user_votes(table, input_path, votes, votes_column, k: int, rule_L):
     """The label matrix: the rules' votes, then the user's own (``--votes`` / ``--votes-column``)."""
-    from .signals.votes import read_votes, votes_from_column
+    from .io.votes import read_votes, votes_from_column
 
     if votes is not None and votes_column is not None:
         raise ConfigError("give either --votes or --votes-column, not both")
