@@ -47,7 +47,7 @@ from fewlabels.embed import EmbeddingCache, embed_texts
 from fewlabels.io import write_json
 from fewlabels.labelers.label_models import LABEL_MODELS
 from fewlabels.pipeline import label_arrays
-from fewlabels.signals.votes import read_wrench
+from fewlabels.io.votes import read_wrench
 
 SETS = ("trec", "youtube", "sms")
 #: WRENCH's published numbers (Zhang et al. 2021, Table 5 of the NeurIPS paper, label model

@@ -8,6 +8,7 @@ import pytest
 
 from fewlabels.errors import ConfigError, InputError, NotFittedError
 from fewlabels.labelers import label_models as lm
+from fewlabels.labelers.label_models import dawid_skene, generative, matrix
 from fewlabels.labelers.label_models import (
     LABEL_MODELS,
     DawidSkeneLabeler,
@@ -258,8 +259,11 @@ def test_identical_rows_are_merged_exactly(monkeypatch):
     assert rows.inverse is not None and len(rows.w) <= 3 ** 5 and rows.w.sum() == 5000
     np.testing.assert_array_equal(rows.L[rows.inverse], L)
     a = DawidSkeneLabeler(n_classes=2, tol=EM_TOL, max_iter=2000).fit(L)
-    monkeypatch.setattr(lm, "distinct_rows", lambda L, y, k, **kw: lm._Rows(L, np.full(len(L), -1) if y is None
-                                                                              else y, np.ones(len(L)), None, k))
+    def unmerged(L, y, k, **kw):
+        return matrix._Rows(L, np.full(len(L), -1) if y is None else y, np.ones(len(L)), None, k)
+
+    for module in (generative, dawid_skene):  # every module that merges rows for Dawid-Skene
+        monkeypatch.setattr(module, "distinct_rows", unmerged)
     b = DawidSkeneLabeler(n_classes=2, tol=EM_TOL, max_iter=2000).fit(L)
     assert a.converged_ and b.converged_
     # rho ~ 0.89: each run within 1e-6 * 8 of the fixed point, posteriors within ~1e-4; 10x margin
@@ -268,8 +272,8 @@ def test_identical_rows_are_merged_exactly(monkeypatch):
 
 def test_blocks_give_the_same_answer(monkeypatch, votes3):
     a = DawidSkeneLabeler(n_classes=3, tol=EM_TOL, max_iter=2000).fit(votes3.L)
-    monkeypatch.setattr(lm, "_BLOCK_BYTES", 4 * 6 * 3 * 100)  # blocks of 100 rows
-    monkeypatch.setattr(lm, "_CACHE_BYTES", 0)
+    monkeypatch.setattr(matrix, "_BLOCK_BYTES", 4 * 6 * 3 * 100)  # blocks of 100 rows
+    monkeypatch.setattr(matrix, "_CACHE_BYTES", 0)
     b = DawidSkeneLabeler(n_classes=3, tol=EM_TOL, max_iter=2000).fit(votes3.L)
     assert a.converged_ and b.converged_
     # rho ~ 0.75: each run within 1e-6 * 3 of the fixed point, posteriors within ~3e-5; 3x margin

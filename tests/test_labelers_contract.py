@@ -10,7 +10,8 @@ import pytest
 
 from fewlabels.errors import InputError, NotFittedError
 from fewlabels.labelers.base import BaseLabeler
-from fewlabels.labelers.registry import CONTEXT_KEYS, REGISTRY, make_labeler
+from fewlabels.labelers.registry import GROUP_REGISTRY, REGISTRY, VOTE_REGISTRY, build_labeler, make_labeler
+from fewlabels.pool import POOL_FIELDS, Pool
 
 NAMES = sorted(REGISTRY)
 TRANSDUCTIVE = [name for name in NAMES if REGISTRY[name].transductive]
@@ -39,7 +40,33 @@ def test_registry_is_not_empty_and_names_match():
     for name, cls in REGISTRY.items():
         assert issubclass(cls, BaseLabeler)
         assert cls.name == name
-        assert set(cls.needs) <= set(CONTEXT_KEYS), f"{name} needs keys the pipeline never passes"
+        assert set(cls.needs) <= set(POOL_FIELDS), f"{name} needs keys the pipeline never passes"
+
+
+ALL_METHODS = {**REGISTRY, **VOTE_REGISTRY, **GROUP_REGISTRY}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_METHODS))
+def test_a_method_reads_what_its_class_says_from_the_pool(name):
+    """``reads`` names pool fields; building from a pool hands the method each of them, and
+    every pool field the method keeps as a parameter is one it says it reads."""
+    cls = ALL_METHODS[name]
+    assert set(cls.reads) <= set(POOL_FIELDS), f"{name} reads fields a pool does not have"
+    assert set(cls.needs) <= set(cls.reads) | {"votes"}, f"{name} needs a field it does not read"
+    markers = {field: object() for field in POOL_FIELDS}
+    model = cls.from_pool(Pool(**markers))
+    params = model.get_params()
+    for field in cls.reads:
+        assert params[field] is markers[field], f"{name} did not get the pool's {field}"
+    assert set(params) & set(POOL_FIELDS) <= set(cls.reads), f"{name} takes pool fields it does not declare"
+    if name in {**REGISTRY, **VOTE_REGISTRY}:
+        again = build_labeler(name, Pool(**markers))
+        assert again.get_params().keys() == params.keys()
+
+
+def test_make_labeler_takes_pool_fields_as_keywords(blobs):
+    model = make_labeler("zeroshot", class_embeddings=blobs.centres, n_classes=blobs.k, not_a_field=1)
+    assert model.class_embeddings is blobs.centres and model.n_classes == blobs.k
 
 
 @pytest.mark.parametrize("name", NAMES)

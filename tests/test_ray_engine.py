@@ -29,6 +29,7 @@ import pytest
 from fewlabels.endmodel import EndModel
 from fewlabels.engine import get_engine, open_engine, row_blocks
 from fewlabels.engine import ops
+from fewlabels.signals.blocks import apply_rules_blocks
 from fewlabels.engine.local import LocalEngine
 from fewlabels.errors import ConfigError, InputError
 from fewlabels.graph import knn_graph, normalize_rows
@@ -97,7 +98,7 @@ def test_local_rule_blocks_match_apply_rules(tmp_path):
 
     path = rules_file(tmp_path)
     one = apply_rules(TEXTS, load_rules(path), CLASSES)
-    blocks = ops.apply_rules(LocalEngine(block_rows=16), TEXTS, path, CLASSES)
+    blocks = apply_rules_blocks(LocalEngine(block_rows=16), TEXTS, path, CLASSES)
     np.testing.assert_array_equal(blocks.L, one.L)
     assert blocks.rule_names == one.rule_names
     # the first failing row is the table's (row 5), the count is over all blocks (14 rows hold "boom")
@@ -195,12 +196,12 @@ def test_ray_rules_equal_one_pass_and_errors_name_the_table_row(ray_cluster, tmp
     path = rules_file(tmp_path)
     eng = ray_engine(block_rows=16)
     one = apply_rules(TEXTS, load_rules(path), CLASSES)
-    res = ops.apply_rules(eng, TEXTS, path, CLASSES)
+    res = apply_rules_blocks(eng, TEXTS, path, CLASSES)
     np.testing.assert_array_equal(res.L, one.L)
     assert res.errors == one.errors
     texts = ["fine"] * 40 + ["boom"] + ["fine"] * 5
     with pytest.raises(InputError, match=r"rule 'chat' raised on row 41 .*ValueError: no boom") as info:
-        ops.apply_rules(eng, texts, path, CLASSES, strict=True)  # block 3 of a task on a worker
+        apply_rules_blocks(eng, texts, path, CLASSES, strict=True)  # block 3 of a task on a worker
     assert type(info.value) is InputError and "\n" not in str(info.value)  # not Ray's wrapper with a traceback
 
 

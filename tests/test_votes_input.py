@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from fewlabels.cli import app
 from fewlabels.errors import InputError
 from fewlabels.io import read_table
-from fewlabels.signals.votes import check_vote_matrix, read_votes, read_wrench, votes_from_column
+from fewlabels.io.votes import check_vote_matrix, read_votes, read_wrench, votes_from_column
 
 runner = CliRunner()
 WRENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "wrench" / "youtube"

@@ -3,8 +3,6 @@
 Library first: :func:`label_arrays` works on numpy arrays, :func:`label_table` on files.
 """
 
-__version__ = "0.1.0"
-
 import os as _os
 
 # OpenMP threads (torch's encoder, scikit-learn) sleep while they wait instead of spinning.
@@ -15,9 +13,11 @@ import os as _os
 # no result, only how idle threads wait.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from ._version import __version__  # noqa: E402
 from .errors import FewLabelsError  # noqa: E402
 from .labelers import REGISTRY, make_labeler  # noqa: E402
-from .pipeline import LabelResult, label_arrays  # noqa: E402
+from .pipeline import label_arrays  # noqa: E402
+from .result import LabelResult  # noqa: E402
 from .signals import rule  # noqa: E402
 
 __all__ = ["FewLabelsError", "LabelResult", "REGISTRY", "label_arrays", "make_labeler", "rule", "__version__"]

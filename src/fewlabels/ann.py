@@ -37,6 +37,22 @@ EXTEND_EXACT_PAIRS = 200_000_000
 RECALL_QUERIES = 256
 
 
+def normalize_rows(X: np.ndarray) -> np.ndarray:
+    """L2-normalise rows (zero rows stay zero), as C-contiguous float32.
+
+    Rows already of unit norm (within 1e-4, as sentence encoders return them) come back
+    as the same array, not a copy: at a million rows a copy is 1.5 GB. Treat the result
+    as read-only. Cost O(n · d), no (n, d) temporary.
+    """
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    sq = np.einsum("ij,ij->i", X, X)
+    if X.size and np.all(np.abs(sq - 1.0) <= 2e-4):
+        return X
+    norms = np.sqrt(sq)[:, None]
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(X / norms)
+
+
 def _exact_index(base: np.ndarray):
     import faiss
 
@@ -179,8 +195,6 @@ def shared_index(base: np.ndarray, *, exact: bool, target_recall: float = 0.9,
     share one index over the pool, and :meth:`NeighborIndex.search_cached` lets them share
     one search per block of new rows. Keeps the two most recent indexes alive.
     """
-    from .graph import normalize_rows
-
     for b, e, index in _SHARED:
         if b is base and e == exact:
             return index

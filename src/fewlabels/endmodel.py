@@ -130,7 +130,7 @@ class EndModel:
                 "params": {"C": self.C, "max_iter": self.max_iter}, **(metadata or {})}
         if getattr(self, "encoder_dir_", None) is not None:
             # trained on a fine-tuned encoder's vectors: the encoder travels with it (safetensors + JSON)
-            from .finetuned import copy_encoder
+            from .embed.saved import copy_encoder
 
             meta.update(copy_encoder(self.encoder_dir_, folder))
         (folder / "model.json").write_text(json.dumps(meta, indent=2))

@@ -46,12 +46,16 @@ import numpy as np
 from .calibrate import apply_temperature, cross_fitted_ece, fit_temperature, thresholded_confidence_accuracy
 from .embed.finetune import (MIN_AUTO_LABELS, ROOM, FineTuneParams, InMemoryEncoder, build_training_set, cache_key, cpu_threads,
                              default_model_cache, device, finetune_cached, train_encoder)
+from .embed.saved import saved_encoder_path  # noqa: F401 (moved there; kept for callers)
 from .errors import ConfigError
 from .graph import knn_graph
 from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
 from .labelers.zeroshot import class_prompts
 from .threads import with_one_blas_thread
+from .report.summary import build_report
+from .result import LabelResult
 from .select import CandidateScore, Selection, bootstrap_bias_corrected, clearly_better, make_folds, wilson_interval
+from .text_vectors import mean_text_vectors
 
 #: embedding methods re-run on the fine-tuned vectors ("ft:" + name); ensemble = their mean
 FT_METHODS = ("logistic", "prototype", "spreading", "clustering", "selftraining", "ensemble")
@@ -82,8 +86,6 @@ def anchors_for(classes: Sequence[str], descriptions: dict | None) -> list[list[
 
 def class_vectors(encoder, anchors: Sequence[Sequence[str]], cache=None) -> np.ndarray:
     """One unit vector per class: mean embedding of its prompt texts. Shape (k, d)."""
-    from .pipeline import mean_text_vectors
-
     return mean_text_vectors(anchors, encoder, cache)
 
 
@@ -310,7 +312,6 @@ def maybe_finetune(frozen, X, y, classes, texts, *, class_embeddings=None, mode:
     """
     from .embed import embed_texts
     from .endmodel import EndModel
-    from .pipeline import LabelResult, build_report
 
     params = params or FineTuneParams()
     timings = {} if timings is None else timings
@@ -491,35 +492,3 @@ def saved_encoder_meta(result) -> dict | None:
     if not ft.get("encoder_dir") or not result.method.startswith(PREFIX):
         return None
     return {"source": ft["encoder_dir"], "encoder_id": ft["encoder_id"]}
-
-
-
-def copy_encoder(encoder_dir, model_folder) -> dict:
-    """Copy a fine-tuned encoder folder into a model folder; return the metadata that finds it.
-
-    The copy keeps the folder's name, so its encoder id (name + content fingerprint) is the
-    one the end model was trained with. Only safetensors and JSON/text files are copied."""
-    import shutil
-
-    from .embed import SentenceTransformerEncoder
-
-    src = Path(encoder_dir)
-    dst = Path(model_folder) / src.name
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.bin", "*.pt", "*.pkl", "*.pickle"))
-    return {"encoder": None, "encoder_dir": src.name, "encoder_id": SentenceTransformerEncoder(dst).id,
-            "encoder_finetuned": True}
-
-
-def saved_encoder_path(model_dir, meta: dict) -> Path | None:
-    """The fine-tuned encoder folder saved inside a model folder, or None when it has none."""
-    name = meta.get("encoder_dir")
-    if name is None:
-        return None
-    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
-        raise ConfigError(f"{model_dir}/model.json: 'encoder_dir' must name a folder inside the model folder; "
-                          f"got {name!r}. Save the model again")
-    path = Path(model_dir) / name
-    if not (path / "modules.json").is_file():
-        raise ConfigError(f"{path}: the model's fine-tuned encoder is missing (no modules.json); copy the whole "
-                          "model folder, or save the model again")
-    return path

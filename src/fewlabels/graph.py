@@ -15,26 +15,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .ann import NeighborIndex, needs_approximate, normalize_rows
 from .validation import check_in_range, check_X
 
 #: pools up to this many rows get an exact k-NN graph
 EXACT_LIMIT = 50_000
-
-
-def normalize_rows(X: np.ndarray) -> np.ndarray:
-    """L2-normalise rows (zero rows stay zero), as C-contiguous float32.
-
-    Rows already of unit norm (within 1e-4, as sentence encoders return them) come back
-    as the same array, not a copy: at a million rows a copy is 1.5 GB. Treat the result
-    as read-only. Cost O(n · d), no (n, d) temporary.
-    """
-    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
-    sq = np.einsum("ij,ij->i", X, X)
-    if X.size and np.all(np.abs(sq - 1.0) <= 2e-4):
-        return X
-    norms = np.sqrt(sq)[:, None]
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(X / norms)
 
 
 def knn_search(base: np.ndarray, queries: np.ndarray, k: int, *, exact_limit: int = EXACT_LIMIT, engine=None,
@@ -50,8 +35,6 @@ def knn_search(base: np.ndarray, queries: np.ndarray, k: int, *, exact_limit: in
     have index -1. With an ``engine`` (:mod:`fewlabels.engine`) the index is built here
     once and the queries are searched in blocks on its workers.
     """
-    from .ann import NeighborIndex, needs_approximate
-
     approx = needs_approximate(base.shape[0], queries.shape[0], exact_limit)
     nindex = NeighborIndex(base, exact=not approx, random_state=random_state)
     if engine is not None:

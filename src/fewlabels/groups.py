@@ -1,7 +1,7 @@
 """Labeling from supervision on groups of rows, and rejection of rows of no named class.
 
 Array-level entry points beside :func:`fewlabels.pipeline.label_arrays`, returning the same
-:class:`~fewlabels.pipeline.LabelResult`:
+:class:`~fewlabels.result.LabelResult`:
 
 * :func:`label_proportions` - bags with known class shares (``--proportions``);
 * :func:`label_bags` - bags with known label sets (``--bag-label-column``);
@@ -24,12 +24,11 @@ from .errors import InputError, where
 from .labelers.mil import BagLabeler, bag_predictions
 from .labelers.openset import UNKNOWN, OpenSetDetector
 from .labelers.proportions import ProportionLabeler, bag_shares
+from .result import LabelResult, given_labels_win
 from .validation import check_X, check_y
 
 
 def _result(P, y, classes, method, report, X, fit_end_model, random_state):
-    from .pipeline import LabelResult, given_labels_win
-
     k = len(classes)
     lab = np.flatnonzero(y >= 0)
     P, labels, confidence, source = given_labels_win(P, y, method)

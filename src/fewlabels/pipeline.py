@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from . import __version__
 from .calibrate import apply_temperature, confidence_accuracy, cross_fitted_ece, fit_temperature
 from .endmodel import EndModel
 from .errors import ConfigError, InputError, where
 from .graph import knn_graph
 from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
 from .pool_core import CORE_SIZE, core_rows, extend_to_pool, extension_info
-from .select import select_labeler, wilson_interval
 from .threads import one_blas_thread, with_one_blas_thread
+from .report.summary import build_report
+from .result import LabelResult, given_labels_win
+from .select import select_labeler
+from .text_vectors import embed_classes
 from .validation import check_X, check_y
 
 from .classes import ClassSpec
@@ -46,33 +47,6 @@ PREFERRED = "ensemble"
 #: still what is used.)
 
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class LabelResult:
-    """What :func:`label_arrays` returns.
-
-    Attributes
-    ----------
-    proba : (n, k) calibrated probabilities of the chosen method (given rows: one-hot)
-    labels : (n,) int codes
-    confidence : (n,) calibrated probability of ``labels``
-    source : (n,) str, "given" or the method's name
-    method : chosen method
-    report : JSON-ready dict
-    end_model : EndModel or None
-    """
-
-    proba: np.ndarray
-    labels: np.ndarray
-    confidence: np.ndarray
-    source: np.ndarray
-    method: str
-    report: dict
-    end_model: EndModel | None = None
-    warnings: list[str] = field(default_factory=list)
-    #: the cross-validated selection (out-of-fold probabilities per candidate), None without it
-    selection: object = None
 
 
 def _timer():
@@ -267,91 +241,11 @@ def label_arrays(
     return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn, selection)
 
 
-def given_labels_win(P: np.ndarray, y: np.ndarray, method: str):
-    """(P, labels, confidence, source) of a method's (n, k) probabilities, with every given
-    label (y >= 0) kept as it is: its row of P one-hot, its source "given". P is copied."""
-    lab = np.flatnonzero(y >= 0)
-    P = np.array(P, dtype=np.float64)
-    labels = P.argmax(axis=1)
-    labels[lab] = y[lab]
-    P[lab] = np.eye(P.shape[1])[y[lab]]
-    confidence = P[np.arange(len(labels)), labels]
-    source = np.full(len(labels), method, dtype=object)
-    source[lab] = "given"
-    return P, labels, confidence, source
-
-
-def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings, random_state, n,
-                 conf_est=None):
-    k = len(classes)
-    lab = y >= 0
-    est = None
-    candidates = {}
-    if selection is not None:
-        s = selection.scores[chosen]
-        cv = selection.corrected_accuracy
-        low, high = wilson_interval(cv * s.n, s.n)
-        cross_validated = {"value": cv, "low": low, "high": high, "uncorrected": s.accuracy,
-                           "method": "out-of-fold accuracy on the given labels, corrected for the optimism of "
-                                     "picking the best method (bootstrap, BBC-CV); Wilson 95% interval"}
-        if conf_est is not None:
-            est = {"value": conf_est["value"], "low": conf_est["low"], "high": conf_est["high"], "n_labels": s.n,
-                   "method": conf_est.get("method", "mean calibrated confidence of the labels on the rows without a "
-                                          "given label (temperature fitted on out-of-fold predictions); 95% "
-                                          "bootstrap interval over the given labels"),
-                   "cross_validated": cross_validated}
-        else:
-            est = {**cross_validated, "n_labels": s.n}
-        candidates = {name: sc.as_dict() for name, sc in selection.scores.items()}
-    elif conf_est is not None:  # no label to check against: the model-based estimate, named as such
-        est = conf_est
-    return {
-        "fewlabels_version": __version__,
-        "method": chosen,
-        "estimated_accuracy": est,
-        "candidates": candidates,
-        "calibration": {"temperature": T, **(ece or {}), "measured": "cross-fitted over the folds"}
-        if ece else {"temperature": T, "note": "not calibrated: too few labels"},
-        "fallback": fallback,
-        "warnings": warn,
-        "n_rows": int(n),
-        "n_given": int(lab.sum()),
-        "class_counts": {
-            "given": {classes[c]: int(v) for c, v in enumerate(np.bincount(y[lab], minlength=k))},
-            "labeled": {classes[c]: int(v) for c, v in enumerate(np.bincount(labels, minlength=k))},
-        },
-        "random_state": random_state,
-        "timings_s": timings,
-    }
-
-
 # ---------------------------------------------------------------------------------------
 # Steps on files
 # ---------------------------------------------------------------------------------------
 
 OUTPUT_COLUMNS = ("fewlabels_label", "fewlabels_confidence", "fewlabels_source")
-
-
-def embed_classes(names: Sequence[str], descriptions: dict | None, encoder, cache=None) -> np.ndarray:
-    """One unit vector per class: the mean embedding of its prompts (see ``class_prompts``)."""
-    from .labelers.zeroshot import class_prompts
-
-    descriptions = descriptions or {}
-    return mean_text_vectors([class_prompts(n, descriptions.get(n)) for n in names], encoder, cache)
-
-
-def mean_text_vectors(groups: Sequence[Sequence[str]], encoder, cache=None) -> np.ndarray:
-    """(len(groups), d): the unit-normalised mean embedding of each group of texts, one
-    encoder call for all of them."""
-    from .embed import embed_texts
-    from .graph import normalize_rows
-
-    V = embed_texts([t for texts in groups for t in texts], encoder, cache)
-    out, start = [], 0
-    for texts in groups:
-        out.append(V[start:start + len(texts)].mean(axis=0))
-        start += len(texts)
-    return normalize_rows(np.stack(out))
 
 
 @functools.lru_cache(maxsize=4)
@@ -370,7 +264,7 @@ def rule_votes(texts, rules_path, classes: Sequence[str], y=None, *, strict: boo
 
     cb = (lambda d, n: progress("rules", d, n)) if progress else None
     if engine is not None:
-        from .engine.ops import apply_rules as apply_rules_blocks
+        from .signals.blocks import apply_rules_blocks
 
         res = apply_rules_blocks(engine, texts, rules_path, classes, strict=strict, progress=cb)
     else:
@@ -539,10 +433,10 @@ def synthesize_table(input_path, rules_path, *, text_column: str = "text", label
 
 def _read_input(input_path, classes, votes, votes_column, rules):
     """(table, classes, votes column) of the input: a table, or a WRENCH ``.json`` split
-    (:func:`fewlabels.signals.votes.read_wrench`), whose classes come from its label.json and
+    (:func:`fewlabels.io.votes.read_wrench`), whose classes come from its label.json and
     whose ``weak_labels`` are the votes unless rules or other votes are given."""
     from .io import read_table
-    from .signals.votes import WRENCH_VOTES_COLUMN, is_wrench, read_wrench
+    from .io.votes import WRENCH_VOTES_COLUMN, is_wrench, read_wrench
 
     if not is_wrench(input_path):
         return read_table(input_path), classes, votes_column
@@ -559,7 +453,7 @@ def _read_input(input_path, classes, votes, votes_column, rules):
 
 def _user_votes(table, input_path, votes, votes_column, k: int, rule_L):
     """The label matrix: the rules' votes, then the user's own (``--votes`` / ``--votes-column``)."""
-    from .signals.votes import read_votes, votes_from_column
+    from .io.votes import read_votes, votes_from_column
 
     if votes is not None and votes_column is not None:
         raise ConfigError("give either --votes or --votes-column, not both")
@@ -817,7 +711,7 @@ def predict_table(model_dir, input_path, out_path, *, text_column: str = "text",
     if vectors is None and vectors_column is None:
         texts = read_texts(table, text_column, input_path)
         from .embed import model_id
-        from .finetuned import saved_encoder_path
+        from .embed.saved import saved_encoder_path
 
         encoder = load_encoder(encoder_path or saved_encoder_path(model_dir, meta) or meta.get("encoder"))
         if meta.get("encoder_id") and model_id(encoder.id) != model_id(meta["encoder_id"]):  # any backend

@@ -53,160 +53,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import ConfigError, EncoderError
+from .finetune_params import MIN_AUTO_LABELS, ROOM, FineTuneParams  # noqa: F401 (re-exported)
+from .training_set import TrainingSet, build_training_set, pseudo_labels  # noqa: F401 (build_training_set, pseudo_labels: re-exported)
 
 TrainProgress = Callable[[int, int], None]
-
-
-#: "auto" fine-tunes only with at least this many given labels (fewer leave too little to
-#: train on and score) ...
-MIN_AUTO_LABELS = 20
-#: ... and only when the frozen estimate is at most this (else there is no room to gain)
-ROOM = 0.97
-
-
-@dataclass(frozen=True)
-class FineTuneParams:
-    """Settings of one fine-tuning run (all part of the cache key).
-
-    steps : optimizer steps of the final encoder (trained on every given label)
-    fold_steps : optimizer steps of each fold's encoder (the honest estimate; fewer is fine)
-    batch_classes, per_class : a batch holds up to ``batch_classes`` classes × ``per_class`` items
-    lr : AdamW learning rate of the encoder (linear warm-up over 10% of steps, then linear decay)
-    max_seq_length : tokens kept per text while training and embedding
-    pseudo_per_class : most confident pseudo-labeled rows kept per class (0 = no pseudo-labels)
-    pseudo_min_confidence : a pseudo-label needs at least this calibrated confidence
-    anchor_weight : weight of the class-name / description texts (0 = no anchors)
-    max_pairs : cap on the pairs the loss sees in total (steps are cut to fit it)
-    sub_pool : unlabeled rows re-embedded per fold for the methods' transduction
-    n_splits : folds of the given labels for the fine-tuned candidates (one encoder each);
-        fewer than the frozen selection's 5, as each fold costs an encoder
-    """
-
-    steps: int = 120
-    fold_steps: int = 40
-    batch_classes: int = 8
-    per_class: int = 4
-    lr: float = 3e-5
-    max_seq_length: int = 128
-    pseudo_per_class: int = 16
-    pseudo_min_confidence: float = 0.5
-    anchor_weight: float = 1.0
-    max_pairs: int = 200_000
-    sub_pool: int = 2000
-    n_splits: int = 3
-
-    def __post_init__(self):
-        for name in ("steps", "fold_steps", "batch_classes", "per_class", "max_seq_length", "max_pairs", "sub_pool",
-                     "n_splits"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < (0 if name in ("steps", "fold_steps") else 1):
-                raise ConfigError(f"fine-tuning parameter {name} must be a positive integer; got {v!r}")
-        if self.n_splits < 2:
-            raise ConfigError(f"fine-tuning parameter n_splits must be at least 2; got {self.n_splits}")
-        if self.per_class < 2:
-            raise ConfigError(f"fine-tuning parameter per_class must be at least 2 (a batch needs same-class "
-                              f"pairs); got {self.per_class}")
-        if not self.lr > 0:
-            raise ConfigError(f"fine-tuning parameter lr must be > 0; got {self.lr!r}")
-        if self.pseudo_per_class < 0 or self.anchor_weight < 0:
-            raise ConfigError("fine-tuning parameters pseudo_per_class and anchor_weight must be >= 0")
-
-    def batch_size(self) -> int:
-        return self.batch_classes * self.per_class
-
-    def capped_steps(self, steps: int) -> int:
-        """``steps`` cut so that steps × pairs per batch stays within ``max_pairs``."""
-        b = self.batch_size()
-        return int(min(steps, max(1, self.max_pairs // max(1, b * (b - 1) // 2))))
-
-
-@dataclass
-class TrainingSet:
-    """The items one encoder is trained on.
-
-    texts : (m,) training texts
-    labels : (m,) int class codes
-    weights : (m,) float, 1 for given labels, the calibrated confidence for pseudo-labels
-    kind : (m,) "given", "pseudo" or "anchor"
-    rows : (m,) pool row of each item (-1 for anchors)
-    """
-
-    texts: list[str]
-    labels: np.ndarray
-    weights: np.ndarray
-    kind: np.ndarray
-    rows: np.ndarray
-
-    @property
-    def given_rows(self) -> np.ndarray:
-        """Pool rows whose *given* label this set trains on."""
-        return self.rows[self.kind == "given"]
-
-    def digest(self) -> str:
-        h = hashlib.sha256()
-        for t, c, w, k in zip(self.texts, self.labels.tolist(), np.round(self.weights, 4).tolist(), self.kind):
-            h.update(f"{k}\t{c}\t{w}\t".encode())
-            h.update(t.encode("utf-8"))
-            h.update(b"\n")
-        return h.hexdigest()[:20]
-
-
-def pseudo_labels(proba: np.ndarray, candidates: np.ndarray, per_class: int, min_confidence: float
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Class-balanced confident pseudo-labels: (rows, classes, confidences).
-
-    ``proba`` (n, k) are calibrated probabilities of the teacher; ``candidates`` the rows
-    that may be pseudo-labeled. For each class, the ``per_class`` rows whose predicted class
-    it is, with the highest confidence at or above ``min_confidence``. Cost: O(n·k + n log n).
-    """
-    if per_class <= 0 or len(candidates) == 0:
-        e = np.zeros(0, dtype=np.int64)
-        return e, e, np.zeros(0)
-    P = proba[candidates]
-    pred = P.argmax(axis=1)
-    conf = P[np.arange(len(candidates)), pred]
-    order = np.lexsort((-conf, pred))  # by class, most confident first
-    pred_s, conf_s, rows_s = pred[order], conf[order], candidates[order]
-    starts = np.searchsorted(pred_s, pred_s, side="left")
-    rank = np.arange(len(pred_s)) - starts
-    keep = (rank < per_class) & (conf_s >= min_confidence)
-    return rows_s[keep], pred_s[keep], conf_s[keep]
-
-
-def build_training_set(texts: Sequence[str], y: np.ndarray, anchors: Sequence[Sequence[str]],
-                       params: FineTuneParams, teacher_proba: np.ndarray | None = None,
-                       exclude: np.ndarray | None = None) -> TrainingSet:
-    """Given labels of ``y`` (-1 = none), pseudo-labels from ``teacher_proba`` on unlabeled rows
-    not in ``exclude``, and the class ``anchors`` (texts per class).
-
-    ``exclude``: pool rows that must not enter the set in any form (a fold's held-out rows).
-    """
-    y = np.asarray(y)
-    excluded = np.zeros(len(y), dtype=bool)
-    if exclude is not None:
-        excluded[np.asarray(exclude, dtype=np.int64)] = True
-    given = np.flatnonzero((y >= 0) & ~excluded)
-    rows = [given]
-    labels = [y[given]]
-    weights = [np.ones(len(given))]
-    kind = [np.full(len(given), "given", dtype=object)]
-    if teacher_proba is not None and params.pseudo_per_class > 0:
-        cand = np.flatnonzero((y < 0) & ~excluded)
-        pr, pc, pw = pseudo_labels(teacher_proba, cand, params.pseudo_per_class, params.pseudo_min_confidence)
-        rows.append(pr)
-        labels.append(pc)
-        weights.append(pw)
-        kind.append(np.full(len(pr), "pseudo", dtype=object))
-    out_texts = [texts[i] for i in np.concatenate(rows)]
-    if params.anchor_weight > 0:
-        for c, ts in enumerate(anchors):
-            out_texts.extend(ts)
-            rows.append(np.full(len(ts), -1))
-            labels.append(np.full(len(ts), c))
-            weights.append(np.full(len(ts), params.anchor_weight))
-            kind.append(np.full(len(ts), "anchor", dtype=object))
-    return TrainingSet(out_texts, np.concatenate(labels).astype(np.int64), np.concatenate(weights).astype(float),
-                       np.concatenate(kind), np.concatenate(rows).astype(np.int64))
 
 
 def device() -> str:
@@ -340,7 +190,7 @@ class InMemoryEncoder:
 
 def default_model_cache() -> Path:
     """``$FEWLABELS_MODEL_CACHE`` or ``~/.cache/fewlabels/finetuned``."""
-    from . import cache_location
+    from .cache import cache_location
 
     return cache_location("FEWLABELS_MODEL_CACHE", "finetuned")
 

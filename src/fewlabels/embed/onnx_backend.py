@@ -8,7 +8,7 @@ the first time it is asked for:
   batch and sequence axes. The TorchScript-based exporter (``dynamo=False``) is used: it needs
   only the ``onnx`` package, not ``onnxscript``. Attention is traced in its eager form, and for
   BERT-type models (MiniLM is one) onnxruntime's transformer optimizer then fuses each layer
-  into a few ops (:func:`_fuse`).
+  into a few ops (:func:`fewlabels.embed.onnx_export._fuse`).
 - **int8**: ``onnxruntime.quantization.quantize_dynamic`` of that graph, int8 weights with one
   scale per output channel (per-tensor scales lose too much on MiniLM: mean cosine 0.947 to
   torch against 0.990 per channel, measured on 300 SMS texts); activations are quantised per
@@ -40,19 +40,16 @@ O(n · L) transformer work as with torch, run by onnxruntime on every available 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import logging
 import os
 import time
-import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..errors import EncoderError
+from .onnx_export import BackendUnavailable, _export_fp32, _load_sentence_transformer, _quantize, _sha256, _version
 
 #: the backends ``--encoder-backend`` accepts
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -67,20 +64,13 @@ N_CHECK = 64
 #: (mean, min) cosine to torch a backend's check must reach over the sample texts (module doc)
 MIN_COSINE = {"onnx": (0.999, 0.999), "onnx-int8": (0.98, 0.0)}
 
-_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
 class BackendFallbackWarning(UserWarning):
     """The ONNX backend could not be used; fewlabels encodes with torch instead."""
 
 
-class BackendUnavailable(Exception):
-    """Why the ONNX backend cannot be used here (turned into a fallback warning)."""
-
-
 def onnx_cache_dir() -> Path:
     """``$FEWLABELS_ONNX_CACHE`` or ``~/.cache/fewlabels/onnx``."""
-    from . import cache_location
+    from .cache import cache_location
 
     return cache_location("FEWLABELS_ONNX_CACHE", "onnx")
 
@@ -204,131 +194,9 @@ class OnnxExport:
         return rec
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _version(module: str) -> str:
-    try:
-        from importlib.metadata import version
-
-        return version(module)
-    except Exception:  # pragma: no cover - metadata missing
-        return "?"
-
-
 def _do_lower_case(folder: Path) -> bool:
     cfg = _read_json(folder / "sentence_bert_config.json") or {}
     return bool(cfg.get("do_lower_case", False))
-
-
-def _load_sentence_transformer(folder: Path):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from sentence_transformers import SentenceTransformer
-
-        return SentenceTransformer(str(folder), device="cpu")
-    except Exception as exc:
-        raise EncoderError(f"{folder}: could not load as a sentence-transformers model "
-                           f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
-
-
-def _export_fp32(st, folder: Path, path: Path, max_len: int) -> dict | None:
-    """Trace ``st`` (all its modules) on two texts of different lengths and save the graph,
-    its transformer layers fused where onnxruntime knows the architecture (:func:`_fuse`).
-    Returns the fused operators, or None when the graph was left unfused."""
-    import torch
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(folder))
-    sample = tok(["a short text", "a somewhat longer text with a few more words in it"], padding=True,
-                 truncation="longest_first", max_length=max_len, return_tensors="pt")
-    names = [n for n in _INPUTS if n in sample]
-
-    class Chain(torch.nn.Module):
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, *tensors):
-            return self.model(dict(zip(names, tensors)))["sentence_embedding"]
-
-    axes = {n: {0: "batch", 1: "sequence"} for n in names}
-    axes["embedding"] = {0: "batch"}
-    transformer = getattr(st[0], "auto_model", None)
-    config = getattr(transformer, "config", None)
-    attn = getattr(config, "_attn_implementation", None)
-    try:
-        if attn not in (None, "eager") and hasattr(transformer, "set_attn_implementation"):
-            # traced as plain matmuls + softmax, the pattern onnxruntime fuses into one Attention op
-            transformer.set_attn_implementation("eager")
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python branches
-            torch.onnx.export(Chain(st).eval(), tuple(sample[n] for n in names), str(path), input_names=names,
-                              output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False)
-    except Exception as exc:
-        raise BackendUnavailable(f"torch.onnx.export failed ({type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
-    finally:
-        if attn not in (None, "eager") and hasattr(transformer, "set_attn_implementation"):
-            transformer.set_attn_implementation(attn)
-    return _fuse(path, config)
-
-
-def _fuse(path: Path, config) -> dict | None:
-    """Fuse a BERT-type graph in place with onnxruntime's transformer optimizer (embedding +
-    layer norm, multi-head attention, bias + GELU, skip + layer norm: one op each); measured
-    on all-MiniLM-L6-v2, 400 SMS texts on 2 cores: fp32 1.16x and int8 1.39x the speed of the
-    unfused graph, same vectors (cosine 1.0000000 to it). Other architectures, or any failure,
-    keep the traced graph (the export check runs either way). Returns the fused op counts."""
-    if getattr(config, "model_type", None) != "bert":
-        return None
-    try:
-        from onnxruntime.transformers import optimizer
-
-        quiet = logging.root.manager.disable
-        logging.disable(logging.WARNING)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = optimizer.optimize_model(str(path), model_type="bert", num_heads=config.num_attention_heads,
-                                                 hidden_size=config.hidden_size)
-        finally:
-            logging.disable(quiet)
-        fused = {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
-        if not fused.get("Attention"):
-            return None
-        model.save_model_to_file(str(path))
-        return fused
-    except Exception:  # the unfused graph is correct too, only slower
-        return None
-
-
-def _quantize(src: Path, dst: Path) -> None:
-    try:
-        from onnx import TensorProto
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError as exc:
-        raise BackendUnavailable(f"onnxruntime.quantization cannot be imported ({exc}); pip install onnx") from exc
-    try:
-        quiet = logging.root.manager.disable
-        logging.disable(logging.WARNING)  # its advice to pre-process goes to the root logger
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                                 extra_options={"DefaultTensorType": TensorProto.FLOAT})
-        finally:
-            logging.disable(quiet)
-    except Exception as exc:
-        raise BackendUnavailable(f"int8 quantisation failed ({type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
 
 
 def n_threads() -> int:

@@ -26,51 +26,11 @@ The row-level operations built on them are in :mod:`fewlabels.engine.ops`.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from ..errors import ConfigError
-
-#: rows per block, unless an engine is given another
-DEFAULT_BLOCK_ROWS = 65_536
+from .base import DEFAULT_BLOCK_ROWS, ClosingEngine, Engine, row_blocks
 
 ENGINES = ("local", "ray")
-
-
-class Engine(Protocol):
-    """What the pipeline needs of an engine (see the module docstring)."""
-
-    name: str
-    block_rows: int
-
-    def map(self, fn: Callable[..., Any], items: Iterable[Any], *, shared: dict | None = None) -> Iterator[Any]:
-        ...
-
-    def map_stateful(self, make: Callable[[], Any], method: str, items: Iterable[Any]) -> Iterator[Any]:
-        ...
-
-    def close(self) -> None:
-        ...
-
-
-class ClosingEngine:
-    """``with engine: ...`` closes the engine on the way out (shared by the engines)."""
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-
-def row_blocks(n: int, block_rows: int) -> list[tuple[int, int]]:
-    """The fixed contiguous blocks ``[(start, stop), ...]`` covering rows ``0..n-1``."""
-    if block_rows < 1:
-        raise ConfigError(f"block_rows={block_rows!r}; it must be >= 1")
-    return [(s, min(s + block_rows, n)) for s in range(0, n, block_rows)]
 
 
 def get_engine(name: str = "local", *, address: str | None = None, block_rows: int = DEFAULT_BLOCK_ROWS,
@@ -116,4 +76,4 @@ def open_engine(name: str = "local", address: str | None = None, **options):
         engine.close()
 
 
-__all__ = ["DEFAULT_BLOCK_ROWS", "ENGINES", "Engine", "get_engine", "open_engine", "row_blocks"]
+__all__ = ["DEFAULT_BLOCK_ROWS", "ENGINES", "ClosingEngine", "Engine", "get_engine", "open_engine", "row_blocks"]

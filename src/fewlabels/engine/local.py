@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator
 
-from . import DEFAULT_BLOCK_ROWS, ClosingEngine
+from .base import DEFAULT_BLOCK_ROWS, ClosingEngine
 
 
 class LocalEngine(ClosingEngine):

@@ -12,9 +12,10 @@ Costs, for n rows, d dimensions, k classes or neighbours, B rows per block:
 - :func:`labeler_blocks`: the labeler's prediction cost; the model is sent once per worker.
 - :func:`search_index`: the index's search cost for n queries; the index is sent to each
   worker once (its serialised size in the object store, and one copy per worker process).
-- :func:`apply_rules`: as :func:`fewlabels.signals.apply_rules`; each worker loads the rules
-  file itself (a ``.py`` file's functions are not shipped: its path must be readable there).
 - :func:`encode_chunks`: the encoder's cost; each worker loads the encoder once.
+
+Rules in blocks are :func:`fewlabels.signals.blocks.apply_rules_blocks`: the rules are a layer
+above the engine, which knows no step by name.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from __future__ import annotations
 import copy
 import functools
 import uuid
-from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import row_blocks
+from .base import row_blocks
 
 
 def _in_process(engine) -> bool:
@@ -68,11 +68,9 @@ def _kept(obj, token):
 
 
 def _labeler_block(item, *, model, name, token=None):
-    from ..labelers.registry import labeler_input
-
     X_block, votes_block = item
-    model = _kept(model, token)
-    return model.predict_proba(labeler_input(name, np.ascontiguousarray(X_block), {"votes": votes_block}))
+    model = _kept(model, token)  # a label model (input_kind "votes") is fitted on the votes, not on X
+    return model.predict_proba(votes_block if model.input_kind == "votes" else np.ascontiguousarray(X_block))
 
 
 def labeler_blocks(engine, model, name: str, X, blocks: Sequence[np.ndarray], votes=None) -> Iterator[np.ndarray]:
@@ -128,73 +126,6 @@ def search_index(engine, index, queries, k: int) -> tuple[np.ndarray, np.ndarray
     if not parts:
         return index.search(queries, k)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
-# ---------------------------------------------------------------------------------------
-# rules
-# ---------------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=4)
-def _rules_of(path: str, stamp: tuple):
-    from ..signals import load_rules
-
-    return load_rules(path)
-
-
-def _load_rules_cached(path: str):
-    st = Path(path).stat()
-    return _rules_of(path, (st.st_mtime_ns, st.st_size))
-
-
-def _rules_block(item, *, rules_path, classes, strict, chunk_size):
-    from ..signals.apply import _apply_chunks, _codes_dtype
-    from ..signals.rules import InterruptGuard
-
-    start, texts = item
-    rules = _load_rules_cached(rules_path)
-    code = {c: i for i, c in enumerate(classes)}
-    L = np.full((len(texts), len(rules)), -1, dtype=_codes_dtype(len(classes)))
-    seconds = {r.name: 0.0 for r in rules}
-    errors: dict[str, dict] = {}
-    with InterruptGuard() as guard:
-        _apply_chunks(texts, rules, classes, L, code, strict, errors, seconds, chunk_size, None, guard,
-                      row_offset=start)
-    return L, errors, seconds
-
-
-def apply_rules(engine, texts: Sequence[str], rules_path, classes: Sequence[str], *, strict: bool = False,
-                chunk_size: int = 50_000, progress: Callable[[int, int], None] | None = None):
-    """:func:`fewlabels.signals.apply_rules` of the rules file ``rules_path``, block by block:
-    the same :class:`~fewlabels.signals.apply.ApplyResult` (L, errors with the first failing
-    row of the whole table and counts summed, seconds summed over blocks)."""
-    from ..errors import InputError
-    from ..signals.apply import finish_votes
-    from ..signals.rules import check_rules
-
-    classes = list(classes)
-    if len(set(classes)) != len(classes) or len(classes) < 2:
-        raise InputError(f"classes must be at least two distinct names; got {classes[:20]}")
-    rules_path = str(Path(rules_path).resolve())
-    rules = _load_rules_cached(rules_path)  # errors in the file show here, before any task
-    check_rules(rules, classes)
-    n = len(texts)
-    blocks = row_blocks(n, engine.block_rows)
-    items = ((s, list(texts[s:e])) for s, e in blocks)
-    shared = {"rules_path": rules_path, "classes": classes, "strict": strict, "chunk_size": chunk_size}
-    Ls, errors, seconds = [], {}, {r.name: 0.0 for r in rules}
-    for (s, e), (L, errs, secs) in zip(blocks, engine.map(_rules_block, items, shared=shared)):
-        Ls.append(L)
-        for name, err in errs.items():  # blocks come in row order: the first is the earliest row
-            if name in errors:
-                errors[name]["count"] += err["count"]
-            else:
-                errors[name] = dict(err)
-        for name, t in secs.items():
-            seconds[name] += t
-        if progress is not None:
-            progress(e, n)
-    L = np.concatenate(Ls) if Ls else np.full((0, len(rules)), -1, dtype=np.int8)
-    return finish_votes(L, rules, classes, list(errors.values()), seconds)
 
 
 # ---------------------------------------------------------------------------------------

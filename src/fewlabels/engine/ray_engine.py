@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import ConfigError, FewLabelsError
-from . import DEFAULT_BLOCK_ROWS, ClosingEngine
+from .base import DEFAULT_BLOCK_ROWS, ClosingEngine
 
 
 def _call(fn, item, **shared):

@@ -26,6 +26,7 @@ from ..errors import NotFittedError
 from .. import ann
 from ..ann import needs_approximate, shared_index
 from ..graph import EXACT_LIMIT, normalize_rows
+from ..pool import Pool
 from ..validation import check_X, check_y, infer_n_classes
 
 
@@ -50,7 +51,11 @@ class BaseLabeler:
 
     #: registry name
     name: ClassVar[str] = ""
-    #: context the method needs from the pipeline, e.g. ("class_embeddings",)
+    #: the :class:`~fewlabels.pool.Pool` fields the constructor takes (same names), e.g.
+    #: ("class_embeddings", "graph", "n_classes", "random_state"): :meth:`from_pool` hands it these
+    reads: ClassVar[tuple[str, ...]] = ("n_classes", "random_state")
+    #: the pool fields the method cannot run without, e.g. ("class_embeddings",); a label
+    #: model needs "votes", its X (see ``input_kind``)
     needs: ClassVar[tuple[str, ...]] = ()
     #: smallest number of labeled rows the method can learn from
     min_labels: ClassVar[int] = 1
@@ -64,6 +69,11 @@ class BaseLabeler:
     rowwise: ClassVar[bool] = False
 
     n_classes: int | None = None
+
+    @classmethod
+    def from_pool(cls, pool: Pool, **params):
+        """The method with what it reads from ``pool`` (its ``reads``) and ``params``. O(1)."""
+        return cls(**{key: getattr(pool, key) for key in cls.reads}, **params)
 
     def fit(self, X, y):
         X = check_X(X)

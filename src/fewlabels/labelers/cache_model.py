@@ -43,6 +43,7 @@ class CacheModelLabeler(BaseLabeler):
     """
 
     name = "cache"
+    reads = ("class_embeddings", "n_classes", "random_state")
     min_labels = 0
 
     def __init__(self, per_class: int = 16, alpha: float = 3.0, beta: float = 5.0, scale: float = 20.0,

@@ -48,6 +48,7 @@ class LaplacianClusteringLabeler(TransductiveLabeler):
     """
 
     name = "clustering"
+    reads = ("class_embeddings", "graph", "n_classes", "random_state")
     min_labels = 1
 
     def __init__(self, scale: float = 20.0, lam: float = 5.0, n_iter: int = 15, n_neighbors: int = 10,

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..pool import Pool
 from .base import BaseLabeler
+from .catalog import EMBEDDING_METHODS, method_class
 
 DEFAULT_MEMBERS = ("logistic", "prototype", "spreading", "clustering", "selftraining")
 
@@ -23,11 +25,12 @@ class MeanEnsembleLabeler(BaseLabeler):
 
     Parameters
     ----------
-    members : tuple of registry names
+    members : tuple of names of single methods on embeddings (:mod:`.catalog`)
     class_embeddings, graph : passed on to the members that take them
     """
 
     name = "ensemble"
+    reads = ("class_embeddings", "graph", "n_classes", "random_state")
     min_labels = 1
     #: the selection step averages these members' out-of-fold outputs instead of refitting
     default_members = DEFAULT_MEMBERS
@@ -41,11 +44,9 @@ class MeanEnsembleLabeler(BaseLabeler):
         self.random_state = random_state
 
     def _fit(self, X, y):
-        from .registry import make_labeler
-
-        context = {"class_embeddings": self.class_embeddings, "graph": self.graph, "n_classes": self.n_classes_,
-                   "random_state": self.random_state}
-        self.estimators_ = [make_labeler(name, **context).fit(X, y) for name in self.members]
+        pool = Pool(class_embeddings=self.class_embeddings, graph=self.graph, n_classes=self.n_classes_,
+                    random_state=self.random_state)
+        self.estimators_ = [method_class(name, EMBEDDING_METHODS).from_pool(pool).fit(X, y) for name in self.members]
 
     def _predict_proba(self, X):
         return np.mean([est.predict_proba(X) for est in self.estimators_], axis=0)

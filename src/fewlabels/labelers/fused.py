@@ -17,7 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..pool import Pool
 from .base import TransductiveLabeler
+from .catalog import EMBEDDING_METHODS, LABEL_MODELS, method_class
+from .ensemble import MeanEnsembleLabeler
+from .stacking import StackedEnsembleLabeler
+
+#: what ``embedding_method`` may name: a method on embeddings, single or an ensemble
+EMBEDDING_CHOICES = {**EMBEDDING_METHODS, MeanEnsembleLabeler.name: MeanEnsembleLabeler,
+                     StackedEnsembleLabeler.name: StackedEnsembleLabeler}
 
 
 def saerens_prior(P: np.ndarray, train_prior: np.ndarray, start: np.ndarray, *, given=None,
@@ -58,6 +66,7 @@ class FusedLabeler(TransductiveLabeler):
     ----------
     votes : (n, m) label matrix of the pool, -1 = abstain
     embedding_method : str, default="logistic"
+        A method on embeddings (:data:`EMBEDDING_CHOICES`).
     label_model : str, default="auto"
         "auto": ``dawid_skene`` with three rules or more, else ``majority``. Dawid-Skene keeps
         the best of its restarts that empties no class the rules vote for, else falls back to
@@ -126,6 +135,7 @@ class FusedLabeler(TransductiveLabeler):
     """
 
     name = "fused"
+    reads = ("votes", "class_embeddings", "graph", "n_classes", "random_state")
     needs = ("votes",)
     min_labels = 0
     #: "auto" picks the agreement-based label model from this many rules on
@@ -145,8 +155,6 @@ class FusedLabeler(TransductiveLabeler):
         self.random_state = random_state
 
     def _fit(self, X, y):
-        from .registry import make_labeler
-
         if self.votes is None or np.shape(self.votes)[0] != X.shape[0]:
             raise ConfigError("fused needs votes: the rules' label matrix with one row per item")
         if not isinstance(self.prior_shift, (bool, np.bool_)):
@@ -154,19 +162,19 @@ class FusedLabeler(TransductiveLabeler):
         if self.uncovered_prior not in ("em", "labels"):
             raise ConfigError(f"uncovered_prior={self.uncovered_prior!r}; use 'em' or 'labels'")
         L = np.asarray(self.votes)
-        context = {"n_classes": self.n_classes_, "class_embeddings": self.class_embeddings, "graph": self.graph,
-                   "random_state": self.random_state}
+        pool = Pool(n_classes=self.n_classes_, class_embeddings=self.class_embeddings, graph=self.graph,
+                    random_state=self.random_state)
         label_model = self.label_model
         if label_model == "auto":
             label_model = "dawid_skene" if L.shape[1] >= self.MIN_RULES_FOR_METAL else "majority"
-        lm = self.label_model_ = make_labeler(label_model, **context).fit(L, y)
+        lm = self.label_model_ = method_class(label_model, LABEL_MODELS).from_pool(pool).fit(L, y)
         P_lm = lm.predict_proba(L)
         covered = (L >= 0).any(axis=1)
         y_aug = y.copy()
         weak = covered & (y < 0)
         y_aug[weak] = P_lm[weak].argmax(axis=1)
         self.n_weak_labels_ = int(weak.sum())
-        P_emb = make_labeler(self.embedding_method, **context).fit(X, y_aug).predict_proba(X)
+        P_emb = method_class(self.embedding_method, EMBEDDING_CHOICES).from_pool(pool).fit(X, y_aug).predict_proba(X)
         k = self.n_classes_
         prior = getattr(lm, "prior_", np.full(k, 1.0 / k))
         if self.prior_shift:

@@ -27,6 +27,7 @@ class LogisticLabeler(BaseLabeler):
     """
 
     name = "logistic"
+    reads = ("n_classes", "random_state")
     rowwise = True
     min_labels = 2
 

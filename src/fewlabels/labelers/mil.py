@@ -59,6 +59,7 @@ class BagLabeler(TransductiveLabeler):
     """
 
     name = "bags"
+    reads = ("bags", "bag_sets", "n_classes", "random_state")
     needs = ("bags", "bag_sets")
     min_labels = 0
 

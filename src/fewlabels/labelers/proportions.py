@@ -88,6 +88,7 @@ class ProportionLabeler(TransductiveLabeler):
     """
 
     name = "proportions"
+    reads = ("bags", "proportions", "graph", "n_classes", "random_state")
     needs = ("bags", "proportions")
     min_labels = 0
 

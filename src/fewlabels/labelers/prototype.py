@@ -63,6 +63,7 @@ class PrototypeLabeler(BaseLabeler):
     """
 
     name = "prototype"
+    reads = ("class_embeddings", "n_classes", "random_state")
     rowwise = True
     min_labels = 1
 

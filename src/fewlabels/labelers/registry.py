@@ -1,39 +1,28 @@
 """Names of the labeling methods, read by the CLI, the selection step, the benchmark and
-the contract tests. Adding a method = one file in this folder + one line here."""
+the contract tests. Adding a method = one file in this folder + one line here (or in
+:mod:`.catalog`, for a single method on embeddings).
+
+A method is built from a :class:`~fewlabels.pool.Pool` with what its class says it reads
+(``reads``): :func:`build_labeler`. :func:`make_labeler` takes the same fields as keywords.
+"""
 
 from __future__ import annotations
 
-import inspect
-
 from ..errors import ConfigError
+from ..pool import Pool
 from .base import BaseLabeler
-from .cache_model import CacheModelLabeler
-from .clustering import LaplacianClusteringLabeler
+from .catalog import EMBEDDING_METHODS, LABEL_MODELS
 from .ensemble import MeanEnsembleLabeler
 from .fused import FusedLabeler
-from .label_models import LABEL_MODELS
-from .logistic import LogisticLabeler
 from .mil import BagLabeler
 from .proportions import ProportionLabeler
-from .prototype import PrototypeLabeler
-from .self_training import SelfTrainingLabeler
 from .stacking import StackedEnsembleLabeler
-from .spreading import LabelSpreadingLabeler
-from .zeroshot import ZeroShotLabeler
 
+#: methods on embeddings: the single ones, then the ensembles of them
 REGISTRY: dict[str, type[BaseLabeler]] = {
-    cls.name: cls
-    for cls in (
-        LogisticLabeler,
-        ZeroShotLabeler,
-        PrototypeLabeler,
-        LabelSpreadingLabeler,
-        LaplacianClusteringLabeler,
-        SelfTrainingLabeler,
-        CacheModelLabeler,
-        MeanEnsembleLabeler,
-        StackedEnsembleLabeler,
-    )
+    **EMBEDDING_METHODS,
+    MeanEnsembleLabeler.name: MeanEnsembleLabeler,
+    StackedEnsembleLabeler.name: StackedEnsembleLabeler,
 }
 
 #: methods that use the rules' label matrix L (``votes``): label models, whose X is L, and
@@ -44,10 +33,6 @@ VOTE_REGISTRY: dict[str, type[BaseLabeler]] = {**LABEL_MODELS, FusedLabeler.name
 #: shares (label proportions) or their label sets (multiple-instance); run by :mod:`fewlabels.groups`
 GROUP_REGISTRY: dict[str, type[BaseLabeler]] = {ProportionLabeler.name: ProportionLabeler, BagLabeler.name: BagLabeler}
 
-#: context keys the pipeline may hand to a method's constructor
-CONTEXT_KEYS = ("class_embeddings", "graph", "n_classes", "random_state", "weights", "votes")
-
-
 def get_labeler_class(name: str) -> type[BaseLabeler]:
     try:
         return REGISTRY[name] if name in REGISTRY else VOTE_REGISTRY[name]
@@ -56,22 +41,33 @@ def get_labeler_class(name: str) -> type[BaseLabeler]:
                           ) from None
 
 
-def accepts(name: str, key: str) -> bool:
-    """Whether method ``name``'s constructor takes parameter ``key`` (e.g. "graph")."""
-    return key in inspect.signature(get_labeler_class(name).__init__).parameters
+def build_labeler(name: str, pool: Pool, **params) -> BaseLabeler:
+    """Method ``name`` built with the pool fields its class reads, and ``params``."""
+    return get_labeler_class(name).from_pool(pool, **params)
+
+
+def as_pool(context: Pool | dict) -> Pool:
+    """``context`` as a :class:`Pool` (a dict of pool fields becomes one)."""
+    return context if isinstance(context, Pool) else Pool.from_context(context)
 
 
 def make_labeler(name: str, **context) -> BaseLabeler:
-    """Build labeler ``name``, passing it the context keys its constructor accepts."""
-    cls = get_labeler_class(name)
-    return cls(**{k: v for k, v in context.items() if k in CONTEXT_KEYS and accepts(name, k)})
+    """Method ``name`` built from pool fields given as keywords (see :func:`build_labeler`);
+    keywords that are no pool field are left out."""
+    return build_labeler(name, Pool.from_context(context))
 
 
-def available(name: str, context: dict) -> bool:
-    """Whether the pipeline context holds what method ``name`` needs."""
-    return all(context.get(key) is not None for key in get_labeler_class(name).needs)
+def accepts(name: str, key: str) -> bool:
+    """Whether method ``name`` reads pool field ``key`` (e.g. "graph")."""
+    return key in get_labeler_class(name).reads
 
 
-def labeler_input(name: str, X, context: dict):
+def available(name: str, context: Pool | dict) -> bool:
+    """Whether the pool (or a dict of its fields) holds what method ``name`` needs."""
+    pool = as_pool(context)
+    return all(pool.has(key) for key in get_labeler_class(name).needs)
+
+
+def labeler_input(name: str, X, context: Pool | dict):
     """What method ``name`` is fitted on: the label matrix for label models, else X."""
-    return context["votes"] if get_labeler_class(name).input_kind == "votes" else X
+    return as_pool(context).votes if get_labeler_class(name).input_kind == "votes" else X

@@ -113,6 +113,7 @@ class SelfTrainingLabeler(BaseLabeler):
     """
 
     name = "selftraining"
+    reads = ("class_embeddings", "n_classes", "random_state")
     rowwise = True
     min_labels = 0
 

@@ -47,6 +47,7 @@ class LabelSpreadingLabeler(TransductiveLabeler):
     """
 
     name = "spreading"
+    reads = ("graph", "n_classes", "random_state")
     min_labels = 1
 
     def __init__(self, alpha: float = 0.9, n_neighbors: int = 10, max_iter: int = 50, tol: float = 1e-4,

@@ -68,6 +68,7 @@ class StackedEnsembleLabeler(MeanEnsembleLabeler):
     """
 
     name = "stacking"
+    reads = ("class_embeddings", "graph", "weights", "n_classes", "random_state")
     #: the selection step learns weights from these members' out-of-fold outputs
     stacked_members = DEFAULT_MEMBERS
     default_members = None

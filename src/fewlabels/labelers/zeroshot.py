@@ -47,6 +47,7 @@ class ZeroShotLabeler(BaseLabeler):
     """
 
     name = "zeroshot"
+    reads = ("class_embeddings", "n_classes", "random_state")
     rowwise = True
     needs = ("class_embeddings",)
     min_labels = 0

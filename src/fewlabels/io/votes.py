@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, where
+from .npy import load_npy
 
 #: the column of a WRENCH table that holds the label matrix
 WRENCH_VOTES_COLUMN = "weak_labels"
@@ -62,8 +63,6 @@ def check_vote_matrix(L, n_rows: int, n_classes: int, *, source: str) -> np.ndar
 
 def read_votes(path, n_rows: int, n_classes: int) -> np.ndarray:
     """The label matrix in a ``.npy`` file (n × m ints, -1 = abstain)."""
-    from ..io import load_npy
-
     L = load_npy(path, not_npy="--votes takes a .npy file (numpy.save of an n × m int array)",
                  save_hint="save the votes with numpy.save from an n × m int array")
     return check_vote_matrix(L, n_rows, n_classes, source=str(path))
