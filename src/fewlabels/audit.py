@@ -174,14 +174,16 @@ def verified_estimate(confidence_unlabeled, correct_audit, confidence_audit, *, 
     w = np.concatenate([np.ones(n), [z * z / 2, z * z / 2]])
     m = float(np.sum(w * vals) / w.sum())
     var = float(np.sum(w * (vals - m) ** 2) / (w.sum() - 1))
-    se = np.sqrt(max(0.0, 1 - n / N) * var / w.sum())
+    fpc = max(0.0, 1 - n / N)
+    se = np.sqrt(fpc * var / w.sum())
+    centre = theta + fpc * (m - float(d.mean()))  # a census (n = N) needs no small-sample shift
     k = int(r.sum())
     lo_w, hi_w = wilson(k, n, z)
     theta = float(np.clip(theta, 0, 1))
     return {
         "value": theta,
-        "low": float(np.clip(min(a + m - q * se, theta), 0, 1)),  # the shifted centre never leaves the point out
-        "high": float(np.clip(max(a + m + q * se, theta), 0, 1)),
+        "low": float(np.clip(min(centre - q * se, theta), 0, 1)),  # the shifted centre never leaves the point out
+        "high": float(np.clip(max(centre + q * se, theta), 0, 1)),
         "verified_by_labels": True,
         "n_audit": n,
         "n_rows": N,
