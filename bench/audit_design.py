@@ -13,8 +13,13 @@ candidate design gives a point estimate and a 95% interval:
 * ``ppi_ac``: ``ppi``'s point; the interval from the rectifier with z²/2 pseudo-rows right
   and z²/2 wrong at the audit's mean confidence (the Agresti-Coull idea: an audit that saw
   no error still leaves room for some);
-* ``strat_ac``: as ``ppi_ac`` within strata of confidence (quantiles of the pool's
-  confidences, about 10 audit rows per stratum expected), weighted by the strata's shares
+* ``ppi_ac_t``: ``ppi_ac`` with Student's t quantile (n - 1 degrees of freedom);
+* ``pp2_ac_t``: as ``ppi_ac_t`` with the confidences' weight tuned on the audit (PPI++:
+  lambda = cov(r, c) / var(c), clipped to [0, 1]);
+* ``chosen``: ``fewlabels.audit.verified_estimate`` (``ppi_ac_t``, its small-sample shift
+  scaled by the finite-population factor);
+* ``strat_ac``: as ``ppi_ac_t`` within strata of confidence (quantiles of the pool's
+  confidences, about 20 audit rows per stratum expected), weighted by the strata's shares
   of the pool, the z² pseudo-rows shared out by those shares.
 
 Links (confidence → chance of being right): calibrated, overconfident (right with chance
@@ -27,6 +32,7 @@ uncalibrated scores), monotone but miscalibrated (c²), rare errors at low confi
 from __future__ import annotations
 
 import argparse
+import zlib
 
 import numpy as np
 from scipy.stats import norm
@@ -98,7 +104,7 @@ def designs(conf, correct_a, conf_a, strata, N):
         sel = h_a == h
         conf_h = conf[h_all == h]
         if sel.sum() < 2:  # too few audit rows: fall back to the unstratified figures
-            return out | {"strat_ac": out["ppi_ac_t"]}
+            return out | {"strat_ac": out["ppi_ac_t"], "chosen": library(conf, correct_a, conf_a)}
         dh = d[sel]
         point += W[h] * (conf_h.mean() + dh.mean())
         mh, vh, nh = _ac(dh, conf_a[sel].mean(), Z * Z * W[h])
@@ -106,7 +112,15 @@ def designs(conf, correct_a, conf_a, strata, N):
         var += W[h] ** 2 * vh / nh
     se = np.sqrt(fpc * var)
     out["strat_ac"] = (point, centre - zt * se, centre + zt * se)
-    return out
+    return out | {"chosen": library(conf, correct_a, conf_a)}
+
+
+def library(conf, correct_a, conf_a):
+    """The design chosen, as ``fewlabels.audit.verified_estimate`` computes it."""
+    from fewlabels.audit import verified_estimate
+
+    e = verified_estimate(conf, correct_a, conf_a)
+    return e["value"], e["low"], e["high"]
 
 
 def make_strata(conf, n):
@@ -128,11 +142,11 @@ def main():
     for n in args.n:
         print(f"\n## audit n = {n}, pool N = {args.N}, {args.draws} audits per cell (5 pools x draws/5)")
         print("| link | acc | " + " | ".join(f"{d} cov / mean abs err / width" for d in
-                                             ("wilson", "ppi", "ppi_hull", "ppi_ac", "ppi_ac_t", "pp2_ac_t", "strat_ac")) + " |")
+                                             ("wilson", "ppi", "ppi_hull", "ppi_ac", "ppi_ac_t", "pp2_ac_t", "strat_ac", "chosen")) + " |")
         worst = {}
         for link in links:
             for acc in accs:
-                rng = np.random.default_rng(hash((link, acc, n)) % 2**32)
+                rng = np.random.default_rng(zlib.crc32(f"{link} {acc} {n}".encode()))
                 stats = {}
                 for pop in range(5):
                     conf, correct = population(link, acc, args.N, rng)
