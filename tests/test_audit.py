@@ -201,8 +201,10 @@ def test_audit_labels_only_measure(tmp_path, sms):
     filled = _fill(tmp_path / "audit.csv", tmp_path / "filled.csv", sms)
     code, _, stderr, plain, plain_rep = _label(table, vec, tmp_path, "plain")
     assert code == 0, stderr
-    code, stdout, stderr, aud, aud_rep = _label(table, vec, tmp_path, "aud", "--audit", filled)
+    code, stdout, stderr, aud, aud_rep = _label(table, vec, tmp_path, "aud", "--audit", filled,
+                                                "--html", tmp_path / "aud.html")
     assert code == 0, stderr
+    assert "verified by 50 random audit labels" in (tmp_path / "aud.html").read_text()
     a, b = read_table(plain), read_table(aud)
     assert a.column("fewlabels_label").to_pylist() == b.column("fewlabels_label").to_pylist()
     assert a.column("fewlabels_confidence").to_pylist() == b.column("fewlabels_confidence").to_pylist()
