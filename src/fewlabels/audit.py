@@ -146,16 +146,20 @@ def verified_estimate(confidence_unlabeled, correct_audit, confidence_audit, *, 
     then near zero and the interval misses: 79% coverage in the simulation below). As in
     the Agresti-Coull interval of a proportion, z²/2 pseudo-rows right and z²/2 wrong, at
     the audit's mean confidence, are added to the rectifier for the interval (not for the
-    point estimate), and the quantile is Student's t with n - 1 degrees of freedom.
+    point estimate; the shift this gives the interval's centre is scaled by 1 - n/N, so an
+    audit of every row gives the exact accuracy), and the quantile is Student's t with
+    n - 1 degrees of freedom.
 
     How this design was chosen: ``bench/audit_design.py`` simulates pools of 3,000 rows
     with known truth (accuracy 0.6-0.97; confidences calibrated, overconfident,
     uninformative, miscalibrated, or right with rare low-confidence errors) and 400 audits
     each, no real data. At n = 30, 50 and 100 this interval covered the truth in at least
-    93% of audits in every cell (plain PPI: 61-90%; the audit's Wilson interval alone:
-    92.5%), with the PPI point estimate's mean error at or below the audit's own. Strata
-    of confidence (2-5, per-stratum rectifier, weights the strata's shares) gave no smaller
-    error at these sizes and wider intervals, so the estimate is not stratified.
+    93% of audits in every cell (plain PPI's worst cell: 61-90%; the audit's Wilson
+    interval alone: 92.5%). The PPI point's mean error was at or below the audit's own
+    accuracy's where the confidences carry information, and within half a point of it
+    where they carry none. Strata of confidence (2-5, per-stratum rectifier, weights the
+    strata's shares) and a tuned weight on the confidences (PPI++) gave no smaller error at
+    these sizes and no better coverage, so the estimate is neither stratified nor tuned.
 
     Cost: O(N + n) time, O(1) extra memory.
     """
