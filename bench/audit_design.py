@@ -141,8 +141,8 @@ def main():
     accs = (0.6, 0.75, 0.9, 0.97)
     for n in args.n:
         print(f"\n## audit n = {n}, pool N = {args.N}, {args.draws} audits per cell (5 pools x draws/5)")
-        print("| link | acc | " + " | ".join(f"{d} cov / mean abs err / width" for d in
-                                             ("wilson", "ppi", "ppi_hull", "ppi_ac", "ppi_ac_t", "pp2_ac_t", "strat_ac", "chosen")) + " |")
+        names = ("wilson", "ppi", "ppi_hull", "ppi_ac", "ppi_ac_t", "pp2_ac_t", "strat_ac", "chosen")
+        print("| link | acc | " + " | ".join(f"{d} cov / mean abs err / width" for d in names) + " |")
         worst = {}
         for link in links:
             for acc in accs:

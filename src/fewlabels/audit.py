@@ -61,8 +61,8 @@ def draw_audit(y, n: int, random_state=0, *, keys=None) -> np.ndarray:
     n = int(n)
     pool = np.flatnonzero(y < 0)
     if n < 1:
-        raise InputError(f"audit size {n}: draw at least 1 row (--n); 50 rows give an estimate within about "
-                         "4 points")
+        raise InputError(f"audit size {n}: draw at least 1 row (--n); 50 rows put the estimate within 2-6 "
+                         "points on average")
     rng = np.random.default_rng(random_state)
     order = pool[rng.permutation(len(pool))]
     if keys is not None:

@@ -116,7 +116,8 @@ def _fmt_est(est) -> str:
     if not est:
         return "n/a (too few labels)"
     if est.get("verified_by_labels") is True:  # a random audit checked it: fewlabels.audit
-        return f"{est['value']:.3f} (95% {est['low']:.3f}-{est['high']:.3f}; verified by {est['n_audit']} audit labels)"
+        return (f"{est['value']:.3f} (95% {est['low']:.3f}-{est['high']:.3f}; verified by {est['n_audit']} "
+                "audit labels)")
     if "share_error" in est:  # label proportions: estimated on held-out bags
         return f"{est['value']:.3f} (held-out bags; share error {est['share_error']:.3f})"
     if est.get("verified_by_labels") is False:  # rules and no label: model-based

@@ -110,7 +110,8 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
         input: Path = typer.Argument(..., help="Table: .csv, .tsv, .jsonl or .parquet."),
         out_path: Path = typer.Option(..., "--out", "-o", help="Audit file to write, then fill: the drawn rows "
                                       "with fewlabels_key and an empty label column."),
-        n: int = typer.Option(50, "--n", help="How many rows to draw (50 gives an estimate within about 4 points)."),
+        n: int = typer.Option(50, "--n", help="How many rows to draw (50: within 2-6 points on average, the "
+                              "less the higher the accuracy)."),
         text_column: Optional[str] = typer.Option(None, help=pool_help["text_column"]),
         label_column: Optional[str] = typer.Option(None, help="Column of given labels, and the audit file's column "
                                                    "to fill [default: label]."),
