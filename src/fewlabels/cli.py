@@ -115,6 +115,9 @@ def _classes(classes: Optional[str], classes_file: Optional[Path]):
 def _fmt_est(est) -> str:
     if not est:
         return "n/a (too few labels)"
+    if est.get("verified_by_labels") is True:  # a random audit checked it: fewlabels.audit
+        return (f"{est['value']:.3f} (95% {est['low']:.3f}-{est['high']:.3f}; verified by {est['n_audit']} "
+                "audit labels)")
     if "share_error" in est:  # label proportions: estimated on held-out bags
         return f"{est['value']:.3f} (held-out bags; share error {est['share_error']:.3f})"
     if est.get("verified_by_labels") is False:  # rules and no label: model-based
@@ -127,6 +130,8 @@ def _print_summary(report: dict) -> None:
     t = Table(title="fewlabels", show_header=False, box=None)
     t.add_row("chosen method", report["method"])
     t.add_row("estimated accuracy", _fmt_est(report["estimated_accuracy"]))
+    if "model_based" in (report["estimated_accuracy"] or {}):
+        t.add_row("model-based estimate", _fmt_est(report["estimated_accuracy"]["model_based"]))
     cal = report["calibration"]
     if "ece_after" in cal:
         t.add_row("calibration error (ECE)", f"{cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T={cal['temperature']:.2f})")
@@ -220,6 +225,9 @@ def label(
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (stages, predicted time and peak "
                                  "memory from the row count) and stop; nothing is embedded or written."),
+    audit: Optional[Path] = typer.Option(None, help="Audit file from `fewlabels audit`, its label column filled: "
+                                         "used only to measure (never to train), it makes the estimate a "
+                                         "verified one."),
 ):
     """Label every row of a table from a few given labels, with calibrated confidences.
 
@@ -235,7 +243,8 @@ def label(
         check_random_state(seed)
         check_outputs(input, out_path=out_path, report_path=report, save_model=save_model, html=html,
                       reads={"--rules": rules, "--classes-file": classes_file, "--vectors": vectors,
-                             "--encoder": encoder, "--proportions": proportions, "--votes": votes},
+                             "--encoder": encoder, "--proportions": proportions, "--votes": votes,
+                             "--audit": audit},
                       stores={"--cache": cache, "--labels-db": labels_db})
         spec = _classes(classes, classes_file)
         if dry_run:
@@ -255,7 +264,7 @@ def label(
                                       unknown=unknown, bag_column=bag_column, proportions=proportions,
                                       bag_label_column=bag_label_column, negative_class=negative_class,
                                       fold_case=fold_case, finetune=finetune, time_budget=time_budget,
-                                      engine=eng)
+                                      engine=eng, audit=audit)
         if "rules" in result.report:
             _print_rules(result.report["rules"])
         _print_summary(result.report)

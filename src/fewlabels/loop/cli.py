@@ -105,6 +105,37 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
             finally:
                 server.server_close()
 
+    @app.command()
+    def audit(
+        input: Path = typer.Argument(..., help="Table: .csv, .tsv, .jsonl or .parquet."),
+        out_path: Path = typer.Option(..., "--out", "-o", help="Audit file to write, then fill: the drawn rows "
+                                      "with fewlabels_key and an empty label column."),
+        n: int = typer.Option(50, "--n", help="How many rows to draw (50: within 2-6 points on average, the "
+                              "less the higher the accuracy)."),
+        text_column: Optional[str] = typer.Option(None, help=pool_help["text_column"]),
+        label_column: Optional[str] = typer.Option(None, help="Column of given labels, and the audit file's column "
+                                                   "to fill [default: label]."),
+        id_column: Optional[str] = typer.Option(None, help=pool_help["id_column"]),
+        labels_db: Optional[Path] = typer.Option(None, help="Label store; rows labeled there count as given."),
+        seed: int = typer.Option(0, help="Random seed; the same seed draws the same rows."),
+        force: bool = typer.Option(False, help="Replace --out if it exists."),
+    ):
+        """Draw rows uniformly at random from those without a given label, for a person to label.
+
+        Fill the label column of the file, then pass it to `fewlabels label --audit FILE`:
+        those labels only measure (they never train), and the report's accuracy estimate
+        becomes a verified one with a 95% interval."""
+        with user_errors():
+            from ..validation import check_random_state
+            from .audit_table import audit_table
+
+            check_random_state(seed)
+            info = audit_table(input, out_path, n=n, random_state=seed, id_column=id_column,
+                               label_column=label_column, text_column=text_column, labels_db=labels_db, force=force)
+            out.print(f"wrote {out_path}: {len(info['rows'])} rows drawn at random from the {info['pool']} rows "
+                      f"without a given label. Fill its column {info['label_column']!r}, then run `fewlabels label "
+                      f"... --audit {out_path}`", markup=False, soft_wrap=True)
+
     labels_app = typer.Typer(help="Move labels between the label store and files (CSV, Label Studio JSON).",
                              no_args_is_help=True)
     app.add_typer(labels_app, name="labels")
@@ -115,13 +146,15 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
         labels_db: Path = typer.Option(..., help="Label store (SQLite; created if missing)."),
         id_field: Optional[str] = typer.Option(None, help="Label Studio: the data field holding the row id "
                                                "(the --id-column you label with) [default: hash of data.text]."),
+        as_audit: bool = typer.Option(False, "--audit", help="Record them as audit labels (source 'audit'): "
+                                      "`fewlabels label --labels-db` uses them only to verify the estimate."),
     ):
-        """Add labels from a file to the store (source 'import')."""
+        """Add labels from a file to the store (source 'import', or 'audit' with --audit)."""
         with user_errors():
             from .store import LabelStore
 
             with LabelStore(labels_db) as store:
-                k = store.import_file(file, id_field=id_field)
+                k = store.import_file(file, id_field=id_field, source="audit" if as_audit else "import")
             out.print(f"imported {k} labels into {labels_db}", markup=False, soft_wrap=True)
 
     @labels_app.command("export")

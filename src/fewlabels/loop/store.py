@@ -3,7 +3,9 @@
 A row's key is the value of an id column (``--id-column``) or ``sha1:`` + the first 16 hex
 digits of the SHA-1 of its text. The store is an append-only log of events ``(key, label,
 source, time)``; a row's current label is its latest event (a NULL label removes it), so
-an undo is one more event and nothing is lost. Sources: ``review``, ``import``, ``given``.
+an undo is one more event and nothing is lost. Sources: ``review``, ``import``, ``given``,
+and ``audit``: labels of a random audit (``fewlabels audit``), which only measure the
+labels' accuracy and are never used as given labels.
 
 Every write is its own transaction, committed at once: closing the review tab or killing
 the process loses no answer.
@@ -26,7 +28,7 @@ from typing import Iterable, Sequence
 
 from ..errors import InputError, where
 
-SOURCES = ("review", "import", "given")
+SOURCES = ("review", "import", "given", "audit")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -187,9 +189,10 @@ class LabelStore:
         write_json(tasks, path)
         return len(tasks)
 
-    def import_file(self, path, *, id_field: str | None = None) -> int:
-        """Import labels from a CSV (``key,label`` columns) or a Label Studio JSON export; source
-        ``import``. Returns the number of labels recorded."""
+    def import_file(self, path, *, id_field: str | None = None, source: str = "import") -> int:
+        """Import labels from a CSV (``key,label`` columns, or an audit file's ``fewlabels_key,label``)
+        or a Label Studio JSON export; source ``import`` (or ``audit``: labels that only measure).
+        Returns the number of labels recorded."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: file not found; check the path")
@@ -199,20 +202,22 @@ class LabelStore:
             items = read_labels_csv(path)
         else:
             raise InputError(f"{path}: import reads a .csv (key,label) or a Label Studio .json export")
-        return self.set_many(items, source="import")
+        return self.set_many(items, source=source)
 
 
 def read_labels_csv(path) -> list[tuple[str, str]]:
     """(key, label) pairs from a CSV with ``key`` and ``label`` columns (empty label: skipped)."""
     with open(path, newline="", encoding="utf-8") as fh:
         r = csv.DictReader(fh)
-        if not r.fieldnames or "key" not in r.fieldnames or "label" not in r.fieldnames:
+        names = r.fieldnames or []
+        kc = "key" if "key" in names else "fewlabels_key"  # an audit file keys its rows so
+        if kc not in names or "label" not in names:
             raise InputError(f"{path}: needs columns 'key' and 'label'; found {r.fieldnames}")
         out = []
         for i, row in enumerate(r):
-            key, lab = (row["key"] or "").strip(), (row["label"] or "").strip()
+            key, lab = (row[kc] or "").strip(), (row["label"] or "").strip()
             if not key:
-                raise InputError(f"{where(path, 'key', i)}empty key; give each labeled row its key")
+                raise InputError(f"{where(path, kc, i)}empty key; give each labeled row its key")
             if lab:
                 out.append((key, lab))
     return out

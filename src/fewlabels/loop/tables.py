@@ -47,8 +47,8 @@ def read_store_labels(table, input_path, *, text_column, label_column, id_column
     raw = read_labels(table, label_column, input_path) if label_column else [None] * table.num_rows
     stored = {}
     if labels_db is not None:
-        with LabelStore(labels_db) as store:
-            stored = store.current()
+        with LabelStore(labels_db) as store:  # audit labels only measure: never given labels
+            stored = {k: v for k, v in store.current().items() if v["source"] != "audit"}
     merged, sources, conflicts = merge_labels(raw, keys, stored)
     n_used = sum(1 for k in keys if k in stored)
     return keys, texts, merged, sources, conflicts, n_used
@@ -129,10 +129,12 @@ def suggest_table(input_path, out_path, *, n: int = 50, random_state=0, progress
 
 def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, html_path=None,
                      issue_method: str = "noise_estimate", suggest_n: int = 20, text_column=None, label_column=None,
-                     report_path=None, progress=None, **label_options):
+                     report_path=None, progress=None, audit=None, **label_options):
     """``pipeline.label_table`` with the store's labels merged into the given ones, a
     ``fewlabels_suspect`` column and ``label_issues`` in the report, and an optional HTML
-    report. Returns the LabelResult."""
+    report. Audit labels (the ``audit`` file and the store's source ``audit``) only measure:
+    the report's estimate becomes the verified one (:mod:`fewlabels.loop.audit_table`).
+    Returns the LabelResult."""
     import pyarrow as pa
 
     from ..io import read_table
@@ -144,7 +146,7 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
                   save_model=opts.get("save_model"),
                   reads={"--rules": opts.get("rules"), "--vectors": opts.get("vectors"),
                          "--encoder": opts.get("encoder_path"), "--votes": opts.get("votes"),
-                         "--proportions": opts.get("proportions")},
+                         "--proportions": opts.get("proportions"), "--audit": audit},
                   stores={"--cache": getattr(opts.get("cache"), "path", None), "--labels-db": labels_db})
     table = read_table(input_path)
     keys = texts = given = None
@@ -156,6 +158,16 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
         store_info = {"path": str(labels_db) if labels_db else None, "n_used": n_used, "conflicts": conflicts[:100],
                       "n_conflicts": len(conflicts), "n_review": sum(1 for s in sources if s == "review")}
     extras: dict = {}
+    audit_rows = None
+    if audit is not None or labels_db is not None:  # checked before any work; never in y
+        from .audit_table import match_audit, read_audit_files
+
+        audit_labels = read_audit_files(audit, labels_db, label_column)
+        if audit_labels.labels:
+            pool = (keys, given) if keys is not None else read_store_labels(
+                table, input_path, text_column=text_column, label_column=label_column, id_column=None,
+                labels_db=None)[0:3:2]
+            audit_rows = match_audit(audit_labels, *pool, input_path)
 
     def add_suspects(result, y):
         lab = np.flatnonzero(y >= 0)
@@ -200,6 +212,11 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
                              report_path=None, progress=progress, given=given, extra_columns=add_suspects,
                              outputs=outs, **label_options)
         names = result.report.get("classes") or []
+        if audit_rows is not None:
+            from .audit_table import apply_audit
+
+            apply_audit(result, extras["y"], audit_labels, audit_rows,
+                        names + (["unknown"] if label_options.get("unknown") else []))
         for r in (result.report.get("label_issues") or {}).get("rows", []):
             r["given"], r["suggested"] = names[r["given"]], names[r["suggested"]]
         if report_path is not None:

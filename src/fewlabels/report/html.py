@@ -171,9 +171,11 @@ def render_report(report: dict, *, confidence=None, oof=None, y_labeled=None, te
     cards = []
     if est:
         cv = est.get("cross_validated")
+        basis = (f'verified by {est["n_audit"]} random audit labels' if est.get("verified_by_labels") is True
+                 else f'from {est.get("n_labels", 0)} given labels')
         cards.append(f'<div class="card"><h2>Estimated accuracy</h2><div class="big" id="estimate">{est["value"]:.3f}'
-                     f'</div><div>95% interval {est["low"]:.3f} – {est["high"]:.3f}, from {est["n_labels"]} given '
-                     f'labels; method <b>{esc(report["method"])}</b></div>'
+                     f'</div><div>95% interval {est["low"]:.3f} – {est["high"]:.3f}, {basis}; '
+                     f'method <b>{esc(report["method"])}</b></div>'
                      + (f'<div class="muted">cross-validated: {cv["value"]:.3f} ({cv["low"]:.3f} – {cv["high"]:.3f})'
                         '</div>' if cv else "")
                      + f'<p class="muted">{esc(est.get("method", ""))}</p></div>')
