@@ -31,44 +31,6 @@ class AuditLabels:
     files: list = field(default_factory=list)
 
 
-def audit_table(input_path, out_path, *, n: int, random_state=0, id_column=None, label_column=None,
-                text_column=None, labels_db=None, force: bool = False) -> dict:
-    """Write ``n`` rows drawn uniformly at random from the rows without a given label (in the
-    table or the store) to ``out_path``: every column of the table, ``fewlabels_key`` and the
-    label column, empty, for a person to fill. Returns ``{"rows", "pool", "label_column"}``.
-
-    Cost: reading the table and O(rows) to key and draw; no embedding."""
-    import pyarrow as pa
-
-    from ..audit import draw_audit
-    from ..io import read_table, write_table
-    from ..pipeline import check_outputs
-    from .tables import read_store_labels
-
-    check_outputs(input_path, out_path=out_path, stores={"--labels-db": labels_db})
-    if Path(out_path).exists() and not force:
-        raise InputError(f"{out_path}: --out already exists (an audit file someone may be filling); choose "
-                         "another path, or pass --force to replace it")
-    table = read_table(input_path)
-    if KEY_COLUMN in table.column_names:
-        raise InputError(f"{input_path}: already has column {KEY_COLUMN}; rename or drop it first")
-    keys, _, merged, _, _, _ = read_store_labels(table, input_path, text_column=text_column,
-                                                 label_column=label_column, id_column=id_column,
-                                                 labels_db=labels_db)
-    y = np.array([-1 if v is None else 0 for v in merged])
-    rows = draw_audit(y, n, random_state, keys=keys)
-    out = table.take(pa.array(rows))
-    out = out.append_column(KEY_COLUMN, pa.array([keys[i] for i in rows], pa.string()))
-    column = label_column or "label"
-    empty = pa.array([None] * len(rows), pa.string())
-    if column in out.column_names:
-        out = out.set_column(out.column_names.index(column), column, empty)
-    else:
-        out = out.append_column(column, empty)
-    write_table(out, out_path)
-    return {"rows": [int(i) + 1 for i in rows], "pool": int((y < 0).sum()), "label_column": column}
-
-
 def read_audit_file(path, label_column: str | None = None, into: AuditLabels | None = None) -> AuditLabels:
     """The filled audit file's labels by key (blank labels skipped and counted).
 

@@ -127,7 +127,7 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
         becomes a verified one with a 95% interval."""
         with user_errors():
             from ..validation import check_random_state
-            from .audit_table import audit_table
+            from .tables import audit_table
 
             check_random_state(seed)
             info = audit_table(input, out_path, n=n, random_state=seed, id_column=id_column,
