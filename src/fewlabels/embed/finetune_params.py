@@ -33,6 +33,12 @@ class FineTuneParams:
     sub_pool : unlabeled rows re-embedded per fold for the methods' transduction
     n_splits : folds of the given labels for the fine-tuned candidates (one encoder each);
         fewer than the frozen selection's 5, as each fold costs an encoder
+
+    Defaults: 2 folds and 1,000 sub-pool rows (until 2026-12-04: 3 and 2,000). The fold
+    encoders only score the fine-tuned candidates (the choice and the estimate, whose label
+    gain corrects from the folds' share of the labels to all of them); the final encoder,
+    which makes the labels, is unchanged. A third fold and the larger sub-pool cost about
+    40 of the 137 s of a 2,000-row TREC run (BENCHMARKS.md section 8), which SetFit does in 108.
     """
 
     steps: int = 120
@@ -45,8 +51,8 @@ class FineTuneParams:
     pseudo_min_confidence: float = 0.5
     anchor_weight: float = 1.0
     max_pairs: int = 200_000
-    sub_pool: int = 2000
-    n_splits: int = 3
+    sub_pool: int = 1000
+    n_splits: int = 2
 
     def __post_init__(self):
         for name in ("steps", "fold_steps", "batch_classes", "per_class", "max_seq_length", "max_pairs", "sub_pool",
