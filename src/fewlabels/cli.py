@@ -162,7 +162,8 @@ def _print_plan(p) -> None:
 
 @app.command()
 def label(
-    input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl or .parquet; or a WRENCH .json "
+    input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl, .parquet or .json (an array of row "
+                                 "objects, or JSON lines); or a WRENCH .json "
                                  "split (texts, weak_labels as the votes, classes from its label.json)."),
     out_path: Path = typer.Option(..., "--out", "-o", help="Output table (format from its extension)."),
     text_column: Optional[str] = typer.Option(None, help="Column holding the texts [default: text]."),
