@@ -197,7 +197,8 @@ def label(
                                              "`fewlabels labels import`); its labels join the given ones and win "
                                              "a conflict, which is reported."),
     id_column: Optional[str] = typer.Option(None, help="Column of unique row ids, the rows' keys in the label "
-                                            "store [default: a hash of the text]."),
+                                            "store [default: the column the store recorded, else a hash of the "
+                                            "text, with a warning]."),
     html: Optional[Path] = typer.Option(None, help="Write a self-contained HTML report (plots inline) here."),
     unknown: bool = typer.Option(False, "--unknown", help="Rows far from every class get the label 'unknown' (given "
                                  "labels 'unknown' help set the threshold)."),

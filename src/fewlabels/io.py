@@ -2,7 +2,7 @@
 
 Formats follow the file extension: ``.csv``, ``.tsv``, ``.jsonl`` (or ``.ndjson``),
 ``.parquet``; a ``.json`` is a JSON array of row objects or JSON lines, or a WRENCH split
-when it has WRENCH's shape (:func:`json_layout`). CSV and TSV columns are read as text (a UTF-8 byte-order mark is dropped
+when it has WRENCH's shape (:mod:`fewlabels.json_tables`). CSV and TSV columns are read as text (a UTF-8 byte-order mark is dropped
 first), so every original value is written back exactly as it was. Row numbers in messages
 count data rows from 1 (header excluded).
 
@@ -46,12 +46,15 @@ def read_table(path) -> pa.Table:
     """Read a table; raise InputError naming the file for any problem."""
     path = Path(path)
     if path.suffix.lower() == ".json" and path.is_file():
-        if json_layout(path) == "wrench":  # WRENCH's layout (signals/votes.py)
+        from .json_tables import json_layout, read_json_array
+
+        layout = json_layout(path)
+        if layout == "wrench":  # WRENCH's layout (signals/votes.py)
             from .signals.votes import read_wrench
 
             return read_wrench(path)[0]
-        if json_layout(path) == "array":
-            return _read_json_array(path)
+        if layout == "array":
+            return read_json_array(path)
     fmt = "jsonl" if path.suffix.lower() == ".json" else table_format(path)
     if not path.exists():
         raise InputError(f"{path}: file not found; check the path")
@@ -86,47 +89,6 @@ def read_table(path) -> pa.Table:
     if table.num_rows == 0:
         raise InputError(f"{path}: the table has no data rows; give a file with at least one row")
     return table
-
-
-#: the start of a WRENCH split: an object whose first value is an object with WRENCH's fields
-_WRENCH_START = re.compile(r'^\ufeff?\s*\{\s*"(?:[^"\\]|\\.)*"\s*:\s*\{\s*"(?:data|label|weak_labels)"\s*:')
-
-
-def json_layout(path) -> str:
-    """How a ``.json`` file holds its rows, from its first bytes: ``"wrench"`` (WRENCH's
-    ``{id: {"label", "data", "weak_labels"}}``), ``"array"`` (a JSON array of row objects) or
-    ``"lines"`` (JSON lines, one row object per line). Cost: reads at most 64 KiB."""
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16).decode("utf-8", errors="replace")
-    if _WRENCH_START.match(head):
-        return "wrench"
-    return "array" if head.lstrip("\ufeff \t\r\n").startswith("[") else "lines"
-
-
-def _read_json_array(path: Path) -> pa.Table:
-    """A JSON array of row objects as a table, typed as JSON lines are (pyarrow's reader)."""
-    import io as _io
-
-    import pyarrow.json as pj
-
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid UTF-8 ({exc.reason}); save the file as UTF-8") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc}); give a JSON array of row objects, or JSON lines") from None
-    bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise InputError(f"{path}, row {bad + 1}: a JSON table is an array of row objects ({{\"text\": ..., "
-                         f"\"label\": ...}}); got {type(rows[bad]).__name__}")
-    if not rows:
-        raise InputError(f"{path}: the table has no data rows; give a file with at least one row")
-    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode("utf-8")
-    try:
-        return pj.read_json(_io.BytesIO(data))
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        msg = re.sub(r"in row (\d+)", lambda m: f"in row {int(m.group(1)) + 1}", str(exc).splitlines()[0])
-        raise InputError(f"{path}: cannot read as a table ({msg}); give each column one type of value") from None
 
 
 def _check_utf8(path: Path) -> None:

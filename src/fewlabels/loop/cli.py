@@ -119,12 +119,7 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
             with LabelStore(labels_db) as store:  # created here, once everything above worked
                 store.record_loop(id_column=id_column, classes=session.classes)
             if not serve_page:
-                kinds: dict = {}
-                for it in session.items:
-                    kinds[it.get("kind", "row")] = kinds.get(it.get("kind", "row"), 0) + 1
-                out.print(f"review {len(session.items)} rows of {input} (" + ", ".join(
-                    f"{v} {k}" for k, v in kinds.items()) + f"), classes {', '.join(session.classes)}; store "
-                    f"{labels_db}; not served (--no-serve)", markup=False, soft_wrap=True)
+                out.print(_prepared(session, input, labels_db), markup=False, soft_wrap=True)
                 return
             server = serve(session, port=port)
             out.print(f"review {len(session.items)} rows of {input} at\n  {server.url}\nanswers go to "
@@ -221,3 +216,12 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
         from ..io import read_table
 
         return read_table(path)
+
+
+def _prepared(session, input, labels_db) -> str:
+    """What ``review --no-serve`` prints: the rows it would show, by kind, and the classes."""
+    kinds: dict = {}
+    for it in session.items:
+        kinds[it.get("kind", "row")] = kinds.get(it.get("kind", "row"), 0) + 1
+    return (f"review {len(session.items)} rows of {input} (" + ", ".join(f"{v} {k}" for k, v in kinds.items())
+            + f"), classes {', '.join(session.classes)}; store {labels_db}; not served (--no-serve)")
