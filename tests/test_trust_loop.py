@@ -322,6 +322,20 @@ def test_a_locked_store_is_a_clear_error(tmp_path):
         assert s.current() == {}  # nothing half-written
 
 
+def test_a_store_locked_for_reading_is_a_clear_error(tmp_path):
+    db = tmp_path / "s.sqlite"
+    with LabelStore(db) as s:
+        s.set("k1", "a")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # a writer in the middle of its commit: nobody may read
+    try:
+        with pytest.raises(InputError, match="locked by another process"):
+            LabelStore(db, create=False, timeout=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 def test_a_read_only_store_is_a_clear_error(tmp_path):
     db = tmp_path / "s.sqlite"
     (tmp_path / "in.csv").write_text("key,label\nk1,a\n", encoding="utf-8")

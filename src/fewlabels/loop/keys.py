@@ -17,13 +17,14 @@ Cost: O(n) over the table's rows plus O(E) to read a store of E events.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..classes import ClassSpec
 from ..errors import InputError
-from .store import LabelStore, merge_labels, row_keys
+from .store import LabelStore, merge_labels, row_keys, store_error
 
 #: names of columns that look like row ids, for the hint of the text-hash warning
 ID_NAMES = ("id", "ID", "Id", "uid", "row_id", "key", "_id", "guid", "uuid")
@@ -71,9 +72,12 @@ def join_store(table, input_path, *, text_column=None, label_column=None, id_col
     store_id = None
     if labels_db is not None and (Path(labels_db).exists() or not new_store_ok):
         with LabelStore(labels_db, create=False) as store:
-            stored = store.current()
-            recorded, store_id = store.recorded_id_column()
-            store_classes = store.recorded_classes()
+            try:
+                stored = store.current()
+                recorded, store_id = store.recorded_id_column()
+                store_classes = store.recorded_classes()
+            except sqlite3.OperationalError as exc:  # locked by a writer, unreadable
+                raise store_error(labels_db, exc, store.timeout) from None
     if id_column is None and recorded and store_id is not None and store_id in table.column_names:
         id_column = store_id  # the store's keys are this column's values
     texts = read_texts(table, text_column or "text", input_path) if (
