@@ -16,7 +16,8 @@ from conftest import make_blobs
 from fewlabels.cli import app
 from fewlabels.errors import InputError
 from fewlabels.io import read_table
-from fewlabels.loop.store import LabelStore, merge_labels, read_label_studio, text_key
+from fewlabels.loop.label_studio import read_label_studio
+from fewlabels.loop.store import LabelStore, merge_labels, text_key
 
 runner = CliRunner()
 
@@ -62,7 +63,8 @@ def test_label_studio_and_csv_round_trip(tmp_path):
     with LabelStore(tmp_path / "a.sqlite") as s:
         s.set(text_key("hello"), "greeting")
         s.set(text_key("bye"), "farewell")
-        s.export_label_studio(tmp_path / "ls.json", {text_key("hello"): "hello"})
+        assert s.export_label_studio(tmp_path / "ls.json", {text_key("hello"): "hello", text_key("bye"): "bye"}
+                                     ) == (2, [])
         s.export_csv(tmp_path / "l.csv")
     tasks = json.loads((tmp_path / "ls.json").read_text())
     assert tasks[0]["annotations"][0]["result"][0]["value"]["choices"][0] in ("greeting", "farewell")
@@ -147,8 +149,11 @@ def test_labels_import_export_cli(tmp_path):
     assert r.exit_code == 0, r.output
     assert "imported 2 labels" in r.output
     r = runner.invoke(app, ["labels", "export", "--labels-db", str(db), "--out", str(tmp_path / "o.json")])
+    assert r.exit_code == 2 and "need each row's text; pass --table" in r.output  # never tasks without text
+    assert not (tmp_path / "o.json").exists()
+    r = runner.invoke(app, ["labels", "export", "--labels-db", str(db), "--out", str(tmp_path / "o.csv")])
     assert r.exit_code == 0, r.output
-    assert len(json.loads((tmp_path / "o.json").read_text())) == 2
+    assert len(read_table(tmp_path / "o.csv")) == 2
     r = runner.invoke(app, ["labels", "export", "--labels-db", str(tmp_path / "none.sqlite"), "--out",
                             str(tmp_path / "o.csv")])
     assert r.exit_code == 2 and "no such label store" in r.output
@@ -161,6 +166,7 @@ def test_duplicate_ids_are_a_clean_error(table, tmp_path):
     text = path.read_text().replace("r1,", "r0,", 1)
     bad = tmp_path / "dup.csv"
     bad.write_text(text)
+    LabelStore(tmp_path / "db.sqlite").close()
     r = runner.invoke(app, ["suggest", str(bad), "--vectors", str(vec), "--id-column", "id", "--labels-db",
                             str(tmp_path / "db.sqlite"), "--out", str(tmp_path / "o.csv")])
     assert r.exit_code == 2 and "same id 'r0'" in r.output

@@ -172,7 +172,8 @@ def _print_plan(p) -> None:
 
 @app.command()
 def label(
-    input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl or .parquet; or a WRENCH .json "
+    input: Path = typer.Argument(..., help="Table to label: .csv, .tsv, .jsonl, .parquet or .json (an array of row "
+                                 "objects, or JSON lines); or a WRENCH .json "
                                  "split (texts, weak_labels as the votes, classes from its label.json)."),
     out_path: Path = typer.Option(..., "--out", "-o", help="Output table (format from its extension)."),
     text_column: Optional[str] = typer.Option(None, help="Column holding the texts [default: text]."),
@@ -208,7 +209,8 @@ def label(
                                              "`fewlabels labels import`); its labels join the given ones and win "
                                              "a conflict, which is reported."),
     id_column: Optional[str] = typer.Option(None, help="Column of unique row ids, the rows' keys in the label "
-                                            "store [default: a hash of the text]."),
+                                            "store [default: the column the store recorded, else a hash of the "
+                                            "text, with a warning]."),
     html: Optional[Path] = typer.Option(None, help="Write a self-contained HTML report (plots inline) here."),
     unknown: bool = typer.Option(False, "--unknown", help="Rows far from every class get the label 'unknown' (given "
                                  "labels 'unknown' help set the threshold)."),

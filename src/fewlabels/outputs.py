@@ -163,7 +163,7 @@ def check_paths(reads: Mapping[str, object], writes: Mapping[str, object],
         for ropt, r in reads.items():
             if same_path(s, r) or inside(s, r):
                 raise InputError(f"{s}: {sopt} is {_what(ropt)}" + ("" if same_path(s, r) else f" {r}")
-                                 + "; give the cache its own path")
+                                 + f"; give {sopt} its own path")
     opts = list(writes)
     for i, a in enumerate(opts):
         for b in opts[i + 1:]:

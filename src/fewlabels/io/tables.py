@@ -32,11 +32,17 @@ def table_format(path) -> str:
 def read_table(path) -> pa.Table:
     """Read a table; raise InputError naming the file for any problem."""
     path = Path(path)
-    if path.suffix.lower() == ".json" and path.is_file():  # WRENCH's layout (io/votes.py)
-        from .votes import read_wrench
+    if path.suffix.lower() == ".json" and path.is_file():
+        from .json_tables import json_layout, read_json_array
 
-        return read_wrench(path)[0]
-    fmt = table_format(path)
+        layout = json_layout(path)
+        if layout == "wrench":  # WRENCH's layout (io/votes.py)
+            from .votes import read_wrench
+
+            return read_wrench(path)[0]
+        if layout == "array":
+            return read_json_array(path)
+    fmt = "jsonl" if path.suffix.lower() == ".json" else table_format(path)
     if not path.exists():
         raise InputError(f"{path}: file not found; check the path")
     if path.is_dir():

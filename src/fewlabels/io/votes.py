@@ -98,7 +98,11 @@ def votes_from_column(table, column: str, path, n_classes: int) -> np.ndarray:
 
 
 def is_wrench(path) -> bool:
-    return Path(path).suffix.lower() == ".json"
+    """A ``.json`` file with WRENCH's shape (a plain JSON table is not one)."""
+    from .json_tables import json_layout
+
+    path = Path(path)
+    return path.suffix.lower() == ".json" and path.is_file() and json_layout(path) == "wrench"
 
 
 def wrench_classes(path) -> list[str]:

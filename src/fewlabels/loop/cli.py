@@ -12,11 +12,16 @@ import typer
 def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err) -> None:
     """Add the loop's commands to ``app``."""
 
+    def note(line: str) -> None:
+        err.print("[yellow]note:[/] ", end="", highlight=False)
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+
     pool_help = {
         "text_column": "Column holding the texts [default: text].",
         "label_column": "Column of given labels [default: 'label' if the table has it].",
         "labels_db": "Label store (SQLite); its labels join the table's.",
-        "id_column": "Column of unique row ids, the rows' keys in the store [default: a hash of the text].",
+        "id_column": "Column of unique row ids, the rows' keys in the store; use the same on every command "
+                     "[default: the column the store recorded, else a hash of the text, with a warning].",
     }
 
     @app.command()
@@ -46,12 +51,15 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
             from .tables import suggest_table
 
             spec = classes(classes_, classes_file)
+            notes: list[str] = []
             with progress_bars() as progress:
                 rows = suggest_table(input, out_path, n=n, random_state=seed, progress=progress,
                                      text_column=text_column, label_column=label_column, classes=spec,
                                      vectors=vectors, vectors_column=vectors_column, encoder_path=encoder,
                                      cache=EmbeddingCache(cache) if cache else None, id_column=id_column,
-                                     labels_db=labels_db)
+                                     labels_db=labels_db, notes=notes)
+            for line in notes:
+                note(line)
             kinds = {}
             for r in rows:
                 kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
@@ -61,13 +69,17 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
     @app.command()
     def review(
         input: Path = typer.Argument(..., help="Table: .csv, .tsv, .jsonl or .parquet."),
-        labels_db: Path = typer.Option(..., help="Label store (SQLite) where every answer is written at once."),
-        n: int = typer.Option(50, "--n", min=1, help="How many suggested rows to review."),
+        labels_db: Path = typer.Option(..., help="Label store (SQLite; created on the first run) where every answer "
+                                       "is written at once."),
+        suggestions: Optional[Path] = typer.Option(None, help="The file `fewlabels suggest --out` wrote: review "
+                                                   "its rows, in its order (same table, same --id-column)."),
+        n: int = typer.Option(50, "--n", min=1, help="Without --suggestions: how many rows to suggest and review."),
         suspects: bool = typer.Option(False, help="Review the suspected label errors among the given labels "
                                       "first (needs labels of two classes)."),
         text_column: Optional[str] = typer.Option(None, help=pool_help["text_column"]),
         label_column: Optional[str] = typer.Option(None, help=pool_help["label_column"]),
-        classes_: Optional[str] = typer.Option(None, "--classes", help="Class names, comma-separated."),
+        classes_: Optional[str] = typer.Option(None, "--classes", help="Class names, comma-separated [default: the "
+                                               "classes the store recorded, and the labels']."),
         classes_file: Optional[Path] = typer.Option(None, help="One class per line, optionally 'name: description'."),
         id_column: Optional[str] = typer.Option(None, help=pool_help["id_column"]),
         vectors: Optional[Path] = typer.Option(None, help="Precomputed embeddings (.npy, one row per table row)."),
@@ -75,22 +87,40 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
         cache: Optional[Path] = typer.Option(None, help="Embedding cache database."),
         port: int = typer.Option(0, min=0, max=65535, help="Port on 127.0.0.1 [default: a free one]."),
         open_browser: bool = typer.Option(True, "--open/--no-open", help="Open the page in a browser."),
+        serve_page: bool = typer.Option(True, "--serve/--no-serve", help="--no-serve: prepare the rows and the "
+                                        "store, print what would be reviewed, and stop (checks a command)."),
         seed: int = typer.Option(0, help="Random seed for the suggestions."),
     ):
         """Label suggested rows in a local web page (127.0.0.1, private link).
 
         Keys 1-9 pick a class, s skips, u undoes. Every answer is in the store at once;
-        stop with Ctrl-C."""
+        stop with Ctrl-C. The store records the classes and the id column, so later
+        commands (label, review --suspects, labels export) use the same ones."""
         with user_errors():
             from ..embed import EmbeddingCache
+            from ..pipeline import check_outputs
+            from .keys import recorded_id_column
             from .review.server import prepare_session, serve
+            from .store import LabelStore
 
+            check_outputs(input, reads={"--suggestions": suggestions, "--vectors": vectors,
+                                        "--classes-file": classes_file}, stores={"--labels-db": labels_db})
             spec = classes(classes_, classes_file)
+            id_column = id_column if id_column is not None else recorded_id_column(labels_db)
+            notes: list[str] = []
             with progress_bars() as progress:
                 session = prepare_session(input, labels_db, n=n, suspects=suspects, random_state=seed,
                                           progress=progress, text_column=text_column, label_column=label_column,
                                           classes=spec, vectors=vectors, encoder_path=encoder,
-                                          cache=EmbeddingCache(cache) if cache else None, id_column=id_column)
+                                          cache=EmbeddingCache(cache) if cache else None, id_column=id_column,
+                                          notes=notes, suggestions=suggestions)
+            for line in notes:
+                note(line)
+            with LabelStore(labels_db) as store:  # created here, once everything above worked
+                store.record_loop(id_column=id_column, classes=session.classes)
+            if not serve_page:
+                out.print(_prepared(session, input, labels_db), markup=False, soft_wrap=True)
+                return
             server = serve(session, port=port)
             out.print(f"review {len(session.items)} rows of {input} at\n  {server.url}\nanswers go to "
                       f"{labels_db}; Ctrl-C to stop", markup=False, soft_wrap=True)
@@ -145,48 +175,86 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
         file: Path = typer.Argument(..., help="A .csv with columns key,label, or a Label Studio JSON export."),
         labels_db: Path = typer.Option(..., help="Label store (SQLite; created if missing)."),
         id_field: Optional[str] = typer.Option(None, help="Label Studio: the data field holding the row id "
-                                               "(the --id-column you label with) [default: hash of data.text]."),
+                                               "(the --id-column you label with) [default: data.fewlabels_key, "
+                                               "else a hash of data.text]."),
         as_audit: bool = typer.Option(False, "--audit", help="Record them as audit labels (source 'audit'): "
                                       "`fewlabels label --labels-db` uses them only to verify the estimate."),
     ):
-        """Add labels from a file to the store (source 'import', or 'audit' with --audit)."""
-        with user_errors():
-            from .store import LabelStore
+        """Add labels from a file to the store (source 'import', or 'audit' with --audit).
 
+        Example: fewlabels labels import project-1.json --labels-db labels.sqlite"""
+        with user_errors():
+            from ..outputs import check_paths
+            from .store import LabelStore, read_label_file
+
+            check_paths({"input": file}, {}, {"--labels-db": labels_db})
+            items = read_label_file(file, id_field=id_field)  # the whole file, before the store is touched
             with LabelStore(labels_db) as store:
-                k = store.import_file(file, id_field=id_field, source="audit" if as_audit else "import")
+                k = store.set_many(items, source="audit" if as_audit else "import") if items else 0
             out.print(f"imported {k} labels into {labels_db}", markup=False, soft_wrap=True)
 
     @labels_app.command("export")
     def labels_export(
         out_path: Path = typer.Option(..., "--out", "-o", help="A .csv (key,label,source,time) or a .json "
-                                      "(Label Studio tasks)."),
+                                      "(Label Studio tasks, with a labeling config beside it)."),
         labels_db: Path = typer.Option(..., help="Label store (SQLite)."),
-        table: Optional[Path] = typer.Option(None, help="Table the keys come from, to put each row's text in the "
-                                             "Label Studio tasks."),
+        table: Optional[Path] = typer.Option(None, help="The table the labels were made on: each task's text "
+                                             "(needed for a .json)."),
+        config_out: Optional[Path] = typer.Option(None, help="With a .json: the Label Studio labeling config "
+                                                  "(XML) to import the tasks with [default: --out with .xml]."),
         text_column: str = typer.Option("text", help="With --table: column holding the texts."),
         id_column: Optional[str] = typer.Option(None, help="With --table: " + pool_help["id_column"]),
     ):
-        """Write the store's current labels to a file."""
+        """Write the store's current labels to a file.
+
+        Example: fewlabels labels export --labels-db labels.sqlite --table tickets.csv --out labels.json
+        (writes labels.json and labels.xml: in Label Studio, paste the XML as the labeling
+        config, then import the JSON)."""
         with user_errors():
             from ..errors import InputError
-            from .store import LabelStore, row_keys
+            from ..outputs import check_paths
+            from .store import LabelStore
 
-            if not Path(labels_db).is_file():
-                raise InputError(f"{labels_db}: no such label store; check the path")
             suffix = out_path.suffix.lower()
             if suffix not in (".csv", ".json"):
                 raise InputError(f"{out_path}: export writes a .csv or a Label Studio .json; give one of those")
-            with LabelStore(labels_db) as store:
+            if suffix == ".json" and config_out is None:
+                config_out = out_path.with_suffix(".xml")
+            if suffix == ".csv":
+                config_out = None
+            check_paths({"--table": table}, {"--out": out_path, "--config-out": config_out},
+                        {"--labels-db": labels_db})
+            if suffix == ".json" and table is None:
+                raise InputError(f"{out_path}: Label Studio tasks need each row's text; pass --table, the table the "
+                                 "labels were made on")
+            with LabelStore(labels_db, create=False) as store:
                 if suffix == ".csv":
                     k = store.export_csv(out_path)
                 else:
-                    texts = None
-                    if table is not None:
-                        from ..io import read_table, text_column as read_texts
+                    from .keys import join_store
 
-                        t = read_table(table)
-                        tx = read_texts(t, text_column, table)
-                        texts = dict(zip(row_keys(t, id_column=id_column, texts=tx, path=table), tx))
-                    k = store.export_label_studio(out_path, texts)
-            out.print(f"wrote {k} labels to {out_path}", markup=False, soft_wrap=True)
+                    join = join_store(_read(table), table, text_column=text_column, label_column=None,
+                                      id_column=id_column, labels_db=labels_db)
+                    if join.texts is None:
+                        raise InputError(f"{table}: no column {text_column!r} of texts; pass --text-column")
+                    for line in join.notes:
+                        note(line)
+                    texts = dict(zip(join.keys, join.texts))
+                    k, _ = store.export_label_studio(out_path, texts, classes=store.recorded_classes(),
+                                                     config_path=config_out)
+            out.print(f"wrote {k} labels to {out_path}" + (f" and the labeling config to {config_out}"
+                                                           if config_out else ""), markup=False, soft_wrap=True)
+
+    def _read(path):
+        from ..io import read_table
+
+        return read_table(path)
+
+
+def _prepared(session, input, labels_db) -> str:
+    """What ``review --no-serve`` prints: the rows it would show, by kind, and the classes."""
+    kinds: dict = {}
+    for it in session.items:
+        kinds[it.get("kind", "row")] = kinds.get(it.get("kind", "row"), 0) + 1
+    return (f"review {len(session.items)} rows of {input} (" + ", ".join(f"{v} {k}" for k, v in kinds.items())
+            + f"), classes {', '.join(session.classes)}; store {labels_db}; not served (--no-serve)")

@@ -11,7 +11,11 @@ Every write is its own transaction, committed at once: closing the review tab or
 the process loses no answer.
 
 Files in and out: a CSV (``key,label,source,time``) and Label Studio's JSON export (a list
-of tasks with ``data`` and ``annotations[].result[].value.choices``).
+of tasks with ``data`` and ``annotations[].result[].value.choices``; :mod:`.label_studio`).
+
+The ``meta`` table remembers how the keys are made and the classes last reviewed
+(:meth:`LabelStore.record_loop`), so that every command of the loop keys rows and names
+classes alike.
 
 Cost: a write O(log E) for E events; :meth:`LabelStore.current` O(E).
 """
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import InputError, where
+from .row_keys import row_keys, text_key  # noqa: F401 (re-exported: the store's keys)
 
 SOURCES = ("review", "import", "given", "audit")
 
@@ -43,36 +48,17 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
 """
 
 
-def text_key(text: str) -> str:
-    """Key of a row without an id column: ``sha1:`` + 16 hex digits of its text's SHA-1."""
-    return "sha1:" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-
-
-def row_keys(table, *, id_column: str | None, texts: Sequence[str] | None, path) -> list[str]:
-    """One key per row: the id column's values (must be unique and non-empty) or text hashes
-    (rows with the same text share one)."""
-    from ..io import require_column
-
-    if id_column is not None:
-        require_column(table, id_column, path, "--id-column")
-        keys = ["" if v is None else str(v).strip() for v in table.column(id_column).to_pylist()]
-        empty = [i for i, k in enumerate(keys) if not k]
-        if empty:
-            raise InputError(f"{where(path, id_column, empty[0])}empty id; every row needs an id in --id-column")
-    else:
-        if texts is None:
-            raise InputError(f"{path}: the label store keys rows by text hash, but there are no texts; "
-                             "pass --id-column NAME")
-        keys = [text_key(t) for t in texts]
-    if id_column is None:
-        return keys  # rows with the same text share a key, and so a label
-    seen: dict[str, int] = {}
-    for i, k in enumerate(keys):
-        if k in seen:
-            raise InputError(f"{where(path, id_column, i)}same id {k!r} as row {seen[k] + 1}; the store needs one "
-                             "key per row: make --id-column unique, or leave it out to key rows by their text")
-        seen[k] = i
-    return keys
+def store_error(path, exc: sqlite3.OperationalError, timeout: float = 10.0) -> InputError:
+    """A SQLite operational error (locked, read-only, cannot open) as a user error naming the store."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return InputError(f"{path}: the label store is locked by another process (a `fewlabels review` or import "
+                          f"still writing?) for more than {timeout:g} s; nothing was written. Wait for it or stop "
+                          "it, then run the command again")
+    if "readonly" in text or "read-only" in text:
+        return InputError(f"{path}: the label store is read-only ({text}); nothing was written. Make the file and "
+                          "its folder writable, or give another --labels-db path")
+    return InputError(f"{path}: cannot use the label store ({text}); check the path and its permissions")
 
 
 def _now() -> str:
@@ -80,22 +66,33 @@ def _now() -> str:
 
 
 class LabelStore:
-    """Labels by row key in a SQLite file (created when missing).
+    """Labels by row key in a SQLite file.
 
     Parameters
     ----------
     path : the database file
+    create : make the file when it is missing (``review`` and ``labels import``); commands
+        that only read a store pass False, so a mistyped path is an error, not a new empty store
+    timeout : seconds a write waits for another process's lock before giving up
     """
 
-    def __init__(self, path):
+    def __init__(self, path, *, create: bool = True, timeout: float = 10.0):
         self.path = Path(path)
+        self.timeout = float(timeout)
         if self.path.is_dir():
             raise InputError(f"{self.path}: --labels-db is a folder; give a file path")
+        if not create and not self.path.is_file():
+            raise InputError(f"{self.path}: no such label store; check the --labels-db path (`fewlabels review` "
+                             "and `fewlabels labels import` create one)")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False,
+                                       isolation_level=None)
             self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:
+            raise store_error(self.path, exc, self.timeout) from None
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise InputError(f"{self.path}: not a fewlabels label store ({exc}); give another --labels-db "
                              "path") from None
 
@@ -156,6 +153,42 @@ class LabelStore:
         rows = self._db.execute("SELECT seq, key, label, source, at FROM events ORDER BY seq").fetchall()
         return [{"seq": s, "key": k, "label": lab, "source": src, "time": at} for s, k, lab, src, at in rows]
 
+    def get_meta(self, name: str) -> str | None:
+        """A value recorded with :meth:`set_meta`, or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Record ``name → value`` pairs (replacing earlier values) in one transaction."""
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)",
+                                     [(str(k), str(v)) for k, v in values.items()])
+        except sqlite3.OperationalError as exc:
+            raise store_error(self.path, exc, self.timeout) from None
+
+    def record_loop(self, *, id_column: str | None, classes: Sequence[str]) -> None:
+        """Remember how this store's keys are made (``id_column``, None for text hashes) and the
+        classes last reviewed, so that later commands key rows and name classes the same way."""
+        self.set_meta({"key": f"column:{id_column}" if id_column is not None else "text",
+                       "classes": json.dumps(list(classes), ensure_ascii=False)})
+
+    def recorded_id_column(self) -> tuple[bool, str | None]:
+        """(recorded?, id column or None for text hashes) as :meth:`record_loop` stored it."""
+        v = self.get_meta("key")
+        if v is None:
+            return False, None
+        return True, (v[len("column:"):] if v.startswith("column:") else None)
+
+    def recorded_classes(self) -> list[str]:
+        """The classes :meth:`record_loop` stored ([] when none)."""
+        try:
+            names = json.loads(self.get_meta("classes") or "[]")
+        except ValueError:
+            return []
+        return [str(c) for c in names] if isinstance(names, list) else []
+
     # ------------------------------------------------------------------ files in and out
 
     def export_csv(self, path) -> int:
@@ -170,96 +203,91 @@ class LabelStore:
                 w.writerow([k, cur[k]["label"], cur[k]["source"], cur[k]["time"]])
         return len(cur)
 
-    def export_label_studio(self, path, texts: dict[str, str] | None = None, *, from_name: str = "label",
-                            to_name: str = "text") -> int:
-        """Write the current labels as a Label Studio JSON export (one task per key; its
-        ``data`` holds ``fewlabels_key`` and, when known, ``text``)."""
+    def export_label_studio(self, path, texts: dict[str, str], *, classes: Sequence[str] | None = None,
+                            config_path=None, from_name: str = "label", to_name: str = "text") -> tuple[int, list]:
+        """Write the current labels as Label Studio tasks (a JSON list; each task's ``data`` holds
+        ``text`` and ``fewlabels_key``, its one annotation the label) and, with ``config_path``,
+        the labeling config (:func:`label_studio_config`) to import them with.
+
+        ``texts`` maps keys to texts (the table the labels were made on). Labels whose key has no
+        text there are left out; when none has one, nothing is written and InputError is raised.
+        Returns (tasks written, keys left out)."""
         from ..io import write_json
+        from .label_studio import label_studio_config
 
         cur = self.current()
+        missing = [k for k in sorted(cur) if k not in texts]
+        if cur and len(missing) == len(cur):
+            raise InputError(f"{self.path}: none of its {len(cur)} labels matches a row of the table (store keys like "
+                             f"{missing[0]!r}; the table's like {next(iter(texts), None)!r}); give the table the "
+                             "labels were made on, with the same --id-column")
         tasks = []
-        for i, k in enumerate(sorted(cur), start=1):
-            data = {"fewlabels_key": k}
-            if texts and k in texts:
-                data["text"] = texts[k]
-            tasks.append({"id": i, "data": data, "annotations": [{
+        for k in sorted(cur):
+            if k not in texts:
+                continue
+            tasks.append({"id": len(tasks) + 1, "data": {"text": texts[k], "fewlabels_key": k}, "annotations": [{
                 "result": [{"from_name": from_name, "to_name": to_name, "type": "choices",
                             "value": {"choices": [cur[k]["label"]]}}],
                 "was_cancelled": False, "created_at": cur[k]["time"]}]})
-        write_json(tasks, path)
-        return len(tasks)
+        names = list(classes or [])
+        names += sorted({v["label"] for v in cur.values()} - set(names))
+        if config_path is not None:
+            from ..outputs import Outputs
+
+            with Outputs() as outs:  # both files, or neither
+                outs.json(tasks, path, "--out")
+                with outs.file(config_path, "--config-out") as tmp:
+                    tmp.write_text(label_studio_config(names, from_name=from_name, to_name=to_name),
+                                   encoding="utf-8")
+        else:
+            write_json(tasks, path)
+        return len(tasks), missing
 
     def import_file(self, path, *, id_field: str | None = None, source: str = "import") -> int:
         """Import labels from a CSV (``key,label`` columns, or an audit file's ``fewlabels_key,label``)
         or a Label Studio JSON export; source ``import`` (or ``audit``: labels that only measure).
-        Returns the number of labels recorded."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: file not found; check the path")
-        if path.suffix.lower() == ".json":
-            items = read_label_studio(path, id_field=id_field)
-        elif path.suffix.lower() == ".csv":
-            items = read_labels_csv(path)
-        else:
-            raise InputError(f"{path}: import reads a .csv (key,label) or a Label Studio .json export")
-        return self.set_many(items, source=source)
+        The file is read in full before anything is written. Returns the number of labels recorded."""
+        try:
+            return self.set_many(read_label_file(path, id_field=id_field), source=source)
+        except sqlite3.OperationalError as exc:
+            raise store_error(self.path, exc, self.timeout) from None
+
+
+def read_label_file(path, *, id_field: str | None = None) -> list[tuple[str, str]]:
+    """(key, label) pairs from a CSV (``key,label``) or a Label Studio JSON export."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found; check the path")
+    if path.suffix.lower() == ".json":
+        from .label_studio import read_label_studio
+
+        return read_label_studio(path, id_field=id_field)
+    if path.suffix.lower() == ".csv":
+        return read_labels_csv(path)
+    raise InputError(f"{path}: import reads a .csv (key,label) or a Label Studio .json export")
 
 
 def read_labels_csv(path) -> list[tuple[str, str]]:
-    """(key, label) pairs from a CSV with ``key`` and ``label`` columns (empty label: skipped)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        r = csv.DictReader(fh)
-        names = r.fieldnames or []
-        kc = "key" if "key" in names else "fewlabels_key"  # an audit file keys its rows so
-        if kc not in names or "label" not in names:
-            raise InputError(f"{path}: needs columns 'key' and 'label'; found {r.fieldnames}")
-        out = []
-        for i, row in enumerate(r):
-            key, lab = (row[kc] or "").strip(), (row["label"] or "").strip()
-            if not key:
-                raise InputError(f"{where(path, kc, i)}empty key; give each labeled row its key")
-            if lab:
-                out.append((key, lab))
-    return out
-
-
-def read_label_studio(path, *, id_field: str | None = None) -> list[tuple[str, str]]:
-    """(key, label) pairs from a Label Studio JSON export.
-
-    A task's key is ``data.fewlabels_key``, else ``data[id_field]``, else the text hash of
-    ``data.text``. Its label is the first choice of its latest annotation that was not
-    cancelled; tasks without one are skipped."""
+    """(key, label) pairs from a UTF-8 CSV with ``key`` and ``label`` columns (empty label: skipped)."""
     try:
-        tasks = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc}); give a Label Studio JSON export") from None
-    if not isinstance(tasks, list):
-        raise InputError(f"{path}: a Label Studio export is a JSON list of tasks; got {type(tasks).__name__}")
-    out = []
-    for i, task in enumerate(tasks):
-        data = task.get("data", {}) if isinstance(task, dict) else {}
-        if "fewlabels_key" in data:
-            key = str(data["fewlabels_key"])
-        elif id_field and id_field in data:
-            key = str(data[id_field])
-        elif isinstance(data.get("text"), str):
-            key = text_key(data["text"])
-        else:
-            raise InputError(f"{path}: task {i + 1} has no data.fewlabels_key, no data.text"
-                             + (f" and no data.{id_field}" if id_field else "") + "; cannot tell which row it is")
-        label = None
-        for ann in reversed(task.get("annotations") or []):
-            if ann.get("was_cancelled"):
-                continue
-            for res in ann.get("result") or []:
-                choices = (res.get("value") or {}).get("choices")
-                if choices:
-                    label = str(choices[0])
-                    break
-            if label:
-                break
-        if label:
-            out.append((key, label))
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            r = csv.DictReader(fh)
+            names = r.fieldnames or []
+            kc = "key" if "key" in names else "fewlabels_key"  # an audit file keys its rows so
+            if kc not in names or "label" not in names:
+                raise InputError(f"{path}: needs columns 'key' and 'label'; found {r.fieldnames}")
+            out = []
+            for i, row in enumerate(r):
+                key, lab = (row[kc] or "").strip(), (row["label"] or "").strip()
+                if not key:
+                    raise InputError(f"{where(path, kc, i)}empty key; give each labeled row its key")
+                if lab:
+                    out.append((key, lab))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"
+                         ) from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: cannot read as CSV ({exc}); check the file") from None
     return out
 
 

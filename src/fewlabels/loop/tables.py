@@ -10,7 +10,6 @@ import numpy as np
 
 from ..classes import ClassSpec
 from ..errors import InputError
-from .store import LabelStore, merge_labels, row_keys
 
 #: column added by ``fewlabels label``: True where a given label is probably wrong
 SUSPECT_COLUMN = "fewlabels_suspect"
@@ -34,53 +33,47 @@ class Pool:
     conflicts: list = field(default_factory=list)
     store_path: object = None
     n_stored: int = 0
-
-
-def read_store_labels(table, input_path, *, text_column, label_column, id_column, labels_db):
-    """(keys, texts, merged labels, their sources, conflicts, labels in the store) for a table."""
-    from ..io import label_column as read_labels, text_column as read_texts
-
-    texts = read_texts(table, text_column or "text", input_path) if (
-        text_column or "text" in table.column_names) else None
-    keys = row_keys(table, id_column=id_column, texts=texts, path=input_path)
-    if label_column is None and "label" in table.column_names:
-        label_column = "label"
-    raw = read_labels(table, label_column, input_path) if label_column else [None] * table.num_rows
-    stored = {}
-    if labels_db is not None:
-        with LabelStore(labels_db) as store:  # audit labels only measure: never given labels
-            stored = {k: v for k, v in store.current().items() if v["source"] != "audit"}
-    merged, sources, conflicts = merge_labels(raw, keys, stored)
-    n_used = sum(1 for k in keys if k in stored)
-    return keys, texts, merged, sources, conflicts, n_used
+    id_column: str | None = None  # the id column the keys come from (None: text hashes)
+    suggestions: list | None = None  # rows read from ``suggest``'s file ({key, index, reason}), in its order
 
 
 def load_pool(input_path, *, text_column=None, label_column=None, classes: ClassSpec | None = None, vectors=None,
               vectors_column=None, encoder_path=None, cache=None, id_column=None, labels_db=None,
-              progress=None) -> Pool:
-    """Read ``input_path``, merge the store's labels, embed (cached)."""
+              progress=None, notes: list | None = None, new_store_ok: bool = True, suggestions=None) -> Pool:
+    """Read ``input_path``, merge the store's labels, embed (cached).
+
+    ``notes`` collects warnings for the user (text-hash keys, store labels that match no
+    row, classes added from the store); ``new_store_ok`` lets ``labels_db`` be missing (the
+    review page creates it; ``suggest``, which only reads, passes False); ``suggestions`` is the file ``fewlabels suggest`` wrote, whose
+    rows (in order) :func:`suggestion_rows` then returns instead of new ones."""
     from ..embed import EmbeddingCache
     from ..io import read_table
     from ..pipeline import _given_labels, _pool_vectors, embed_classes, load_encoder
+    from .keys import check_stored_labels, join_store, read_suggestions, resolve_classes
 
     table = read_table(input_path)
-    keys, texts, merged, sources, conflicts, n_used = read_store_labels(
-        table, input_path, text_column=text_column, label_column=label_column, id_column=id_column,
-        labels_db=labels_db)
-    has_labels = any(v is not None for v in merged)
+    join = join_store(table, input_path, text_column=text_column, label_column=label_column, id_column=id_column,
+                      labels_db=labels_db, new_store_ok=new_store_ok)
+    classes = resolve_classes(classes, join, labels_db)
+    if notes is not None:
+        notes.extend(join.notes)
+    has_labels = any(v is not None for v in join.labels)
     if classes is None and not has_labels:
         raise InputError(f"{input_path}: no labels yet, in the table or the store; name the classes with --classes "
                          "or --classes-file")
-    _, y, classes = _given_labels(table, input_path, label_column, classes, merged)
+    check_stored_labels(join, classes, labels_db, input_path)
+    rows = read_suggestions(suggestions, join.keys, input_path) if suggestions is not None else None
+    _, y, classes = _given_labels(table, input_path, label_column, classes, join.labels)
     cache = cache if cache is not None else EmbeddingCache()
     need_encoder = (vectors is None and vectors_column is None) or encoder_path is not None
     encoder = load_encoder(encoder_path) if need_encoder else None
-    X = _pool_vectors(table, input_path, texts=texts, vectors=vectors, vectors_column=vectors_column,
+    X = _pool_vectors(table, input_path, texts=join.texts, vectors=vectors, vectors_column=vectors_column,
                       encoder=encoder, cache=cache, progress=progress)
     C = embed_classes(classes.names, classes.descriptions, encoder, cache) if encoder is not None else None
     if C is not None and C.shape[1] != X.shape[1]:
         C = None
-    return Pool(table, texts, X, y, classes, C, keys, merged, sources, conflicts, labels_db, n_used)
+    return Pool(table, join.texts, X, y, classes, C, join.keys, join.labels, join.sources, join.conflicts, labels_db,
+                join.n_used, join.id_column, rows)
 
 
 def suggestion_rows(pool: Pool, n: int, random_state=0, proba=None) -> list[dict]:
@@ -89,6 +82,12 @@ def suggestion_rows(pool: Pool, n: int, random_state=0, proba=None) -> list[dict
 
     k = len(pool.classes.names)
     P = proba if proba is not None else current_proba(pool.X, pool.y, k, pool.class_embeddings, random_state)
+    if pool.suggestions is not None:  # suggest's own rows, in its order; guesses from the labels as they are now
+        return [{"rank": rank, "index": r["index"], "row": r["index"] + 1, "key": r["key"],
+                 "text": None if pool.texts is None else pool.texts[r["index"]], "reason": r["reason"],
+                 "kind": "suggested", "guess": None if P is None else pool.classes.names[int(P[r["index"]].argmax())],
+                 "confidence": None if P is None else float(P[r["index"]].max())}
+                for rank, r in enumerate(pool.suggestions, start=1)]
     s = suggest(pool.X, pool.y, P, n=n, classes=pool.classes.names, class_embeddings=pool.class_embeddings,
                 random_state=random_state)
     rows = []
@@ -109,8 +108,9 @@ def suggest_table(input_path, out_path, *, n: int = 50, random_state=0, progress
     from ..io import write_table
     from ..pipeline import check_outputs
 
-    check_outputs(input_path, out_path=out_path)
-    pool = load_pool(input_path, progress=progress, **pool_options)
+    check_outputs(input_path, out_path=out_path, reads={"--vectors": pool_options.get("vectors")},
+                  stores={"--labels-db": pool_options.get("labels_db")})
+    pool = load_pool(input_path, progress=progress, **{"new_store_ok": False, **pool_options})
     clash = [c for c in SUGGEST_COLUMNS if c in pool.table.column_names]
     if clash:
         raise InputError(f"{input_path}: already has column(s) {', '.join(clash)}; rename or drop them first")
@@ -149,26 +149,31 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
                          "--encoder": opts.get("encoder_path"), "--votes": opts.get("votes"),
                          "--proportions": opts.get("proportions"), "--audit": audit},
                   stores={"--cache": getattr(opts.get("cache"), "path", None), "--labels-db": labels_db})
-    table = read_table(input_path)
-    keys = texts = given = None
-    store_info = None
+    texts = given = join = None
+    store_info, store_notes = None, []
     if labels_db is not None or id_column is not None:
-        keys, texts, given, sources, conflicts, n_used = read_store_labels(
-            table, input_path, text_column=text_column, label_column=label_column, id_column=id_column,
-            labels_db=labels_db)
-        store_info = {"path": str(labels_db) if labels_db else None, "n_used": n_used, "conflicts": conflicts[:100],
-                      "n_conflicts": len(conflicts), "n_review": sum(1 for s in sources if s == "review")}
+        from .keys import check_stored_labels, join_store, resolve_classes
+
+        join = join_store(read_table(input_path), input_path, text_column=text_column, label_column=label_column,
+                          id_column=id_column, labels_db=labels_db)
+        opts["classes"] = resolve_classes(opts.get("classes"), join, labels_db)
+        check_stored_labels(join, opts["classes"], labels_db, input_path)
+        texts, given, conflicts, store_notes = join.texts, join.labels, join.conflicts, join.notes
+        store_info = {"path": str(labels_db) if labels_db else None, "id_column": join.id_column,
+                      "n_stored": join.n_stored, "n_used": join.n_used, "conflicts": conflicts[:100],
+                      "n_conflicts": len(conflicts), "n_review": sum(1 for s in join.sources if s == "review")}
     extras: dict = {}
     audit_rows = None
     if audit is not None or labels_db is not None:  # checked before any work; never in y
         from .audit_table import match_audit, read_audit_files
+        from .keys import join_store
 
         audit_labels = read_audit_files(audit, labels_db, label_column)
         if audit_labels.labels:
-            pool = (keys, given) if keys is not None else read_store_labels(
-                table, input_path, text_column=text_column, label_column=label_column, id_column=None,
-                labels_db=None)[0:3:2]
-            audit_rows = match_audit(audit_labels, *pool, input_path)
+            if join is None:
+                join = join_store(read_table(input_path), input_path, text_column=text_column,
+                                  label_column=label_column, id_column=None, labels_db=None)
+            audit_rows = match_audit(audit_labels, join.keys, join.labels, input_path)
 
     def add_suspects(result, y):
         lab = np.flatnonzero(y >= 0)
@@ -191,6 +196,7 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
                      "rows": rows}
             extras["issues"] = (idx, issues)
         result.report["label_issues"] = entry
+        result.warnings.extend(store_notes)
         if store_info is not None:
             result.report["label_store"] = store_info
             if store_info["n_review"]:
@@ -218,6 +224,12 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
 
             apply_audit(result, extras["y"], audit_labels, audit_rows,
                         names + (["unknown"] if label_options.get("unknown") else []))
+        empty = [c for c, v in (result.report.get("class_counts") or {}).get("labeled", {}).items() if v == 0]
+        if empty:  # kept in every output with a count of 0, never dropped: say so
+            result.warnings.append(f"{len(empty)} class(es) have no row in the output ({', '.join(empty[:10])}"
+                                   f"{', ...' if len(empty) > 10 else ''}): a count of 0. Label a row of each "
+                                   "(`fewlabels suggest` finds rows near a class name), or describe it in "
+                                   "--classes-file")
         for r in (result.report.get("label_issues") or {}).get("rows", []):
             r["given"], r["suggested"] = names[r["given"]], names[r["suggested"]]
         if report_path is not None:
@@ -272,9 +284,11 @@ def audit_table(input_path, out_path, *, n: int, random_state=0, id_column=None,
     table = read_table(input_path)
     if KEY_COLUMN in table.column_names:
         raise InputError(f"{input_path}: already has column {KEY_COLUMN}; rename or drop it first")
-    keys, _, merged, _, _, _ = read_store_labels(table, input_path, text_column=text_column,
-                                                 label_column=label_column, id_column=id_column,
-                                                 labels_db=labels_db)
+    from .keys import join_store
+
+    join = join_store(table, input_path, text_column=text_column, label_column=label_column, id_column=id_column,
+                      labels_db=labels_db)
+    keys, merged = join.keys, join.labels
     y = np.array([-1 if v is None else 0 for v in merged])
     rows = draw_audit(y, n, random_state, keys=keys)
     out = table.take(pa.array(rows))
