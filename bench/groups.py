@@ -312,7 +312,7 @@ def part_opoints(seeds, rows, datasets):
                     lo, hi = det.share_interval_
                     row += [det.estimated_share_, det.estimated_share_ - true, f"{lo:.3f}-{hi:.3f}",
                             lo <= true <= hi]
-                row += [float(f.mean()), float((~known[f]).mean()) if f.any() else float("nan"),
+                row += [float(f[u].mean()), float((~known[f]).mean()) if f.any() else float("nan"),
                         float(f[~known].sum() / max((u & ~known).sum(), 1))]
             row.append(round(time.perf_counter() - t, 1))
             rows.append(row)
