@@ -158,3 +158,14 @@ def test_cli_rate_option_and_refusals(tmp_path, open_pool):
     rep = json.loads((tmp_path / "r.json").read_text())["unknown"]
     assert round(0.1 * (y < 0).sum()) - 2 <= rep["flagged"] <= round(0.1 * (y < 0).sum())
     assert "operating points" in r.output and "estimated share of unknown rows" in r.output
+
+
+def test_the_html_report_shows_the_curve(open_pool):
+    from fewlabels.report.html import render_report
+
+    X, y, truth, known = open_pool
+    res = label_arrays(X, y, ["a", "b", "c"], method="logistic", fit_end_model=False)
+    mark_unknown(res, X, y)
+    html = render_report(res.report)
+    assert 'id="unknown"' in html and "given labels lost" in html
+    assert f'{res.report["unknown"]["curve"][3]["flagged_share"]:.1%}' in html
