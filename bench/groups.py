@@ -1,6 +1,7 @@
 """Supervision on groups, open-set rejection and novel-class discovery (issue 13).
 
     python bench/groups.py --parts llp,mil,openset [--seeds 0] [--markdown]
+    python bench/groups.py --parts opoints --openset-datasets trec,ag_news --seeds 0,1,2
 
 Every case is built from the *train* split of a dataset in ../shared/data (embedded with
 the default encoder, cached), except MIL bag accuracy, which is measured on test bags:
@@ -24,6 +25,11 @@ the default encoder, cached), except MIL bag accuracy, which is measured on test
   unlabeled rows (unknown = of a hidden class) against max-softmax-probability; accuracy on
   the unlabeled known-class rows: closed-set (argmax), with rejection (a known row marked
   unknown is an error), and for a run whose pool holds the known classes only.
+* opoints (detector only, no labeler: the score does not use the labeler's probabilities):
+  the same open-set cases (ag_news and emotion: 300 labels, the development sets of the
+  score), the estimated unknown share and its 95% interval against the true share, and
+  the flags' precision / recall at the default (2% of given labels) and at
+  --unknown-rate 0.2, --unknown-precision 0.9 and --unknown-recall 0.8.
 * discovery: on the rows the openset run marked unknown, fewlabels.discover's estimated
   number of new classes (true: the number of hidden classes) and the clustering accuracy
   (Hungarian matching) on those of them that are truly of a hidden class.
@@ -48,7 +54,9 @@ from fewlabels.labelers.base import softmax  # noqa: E402
 from fewlabels.labelers.mil import bag_predictions  # noqa: E402
 from fewlabels.pipeline import label_arrays  # noqa: E402
 
-OPENSET_LABELS = {"trec": 300, "banking77": 1000}
+OPENSET_LABELS = {"trec": 300, "banking77": 1000, "ag_news": 300, "emotion": 300}
+OPERATING_POINTS = (("default", {}), ("rate 0.2", {"rate": 0.2}), ("precision 0.9", {"precision": 0.9}),
+                    ("recall 0.8", {"recall": 0.8}))
 OPENSET_CANDIDATES = ("logistic", "prototype", "spreading")
 
 
@@ -270,6 +278,49 @@ def part_openset(seeds, rows, disc_rows, datasets=("trec", "banking77"), referen
             print(format_table(HEAD_DISC, [disc_rows[-1]]).splitlines()[-1], flush=True)
 
 
+def openset_case(name, seed, ds):
+    """(y given codes of the known classes, (n,) bool known, known class codes) as part_openset builds it."""
+    truth, k = ds.y_train, len(ds.classes)
+    rng = np.random.default_rng(seed)
+    hidden = rng.choice(k, k // 3, replace=False)
+    known_cls = [c for c in range(k) if c not in hidden]
+    remap = np.full(k, -1)
+    remap[known_cls] = np.arange(len(known_cls))
+    known = remap[truth] >= 0
+    y = np.full(len(truth), -1)
+    lab = rng.choice(np.flatnonzero(known), OPENSET_LABELS[name], replace=False)
+    y[lab] = remap[truth[lab]]
+    return y, known, known_cls
+
+
+def part_opoints(seeds, rows, datasets):
+    from fewlabels.labelers.openset import OpenSetDetector
+
+    for name in datasets:
+        ds = load_train(name)
+        for seed in seeds:
+            y, known, known_cls = openset_case(name, seed, ds)
+            u = y < 0
+            true = float((~known[u]).mean())
+            kk = len(known_cls)
+            row = [name, seed, true]
+            t = time.perf_counter()
+            for label, kw in OPERATING_POINTS:
+                det = OpenSetDetector(random_state=seed, **kw).fit(ds.X_train, y, np.full((len(y), kk), 1 / kk), None)
+                f = det.unknown_ & u
+                if label == "default":
+                    lo, hi = det.share_interval_
+                    row += [det.estimated_share_, det.estimated_share_ - true, f"{lo:.3f}-{hi:.3f}",
+                            lo <= true <= hi]
+                row += [float(f[u].mean()), float((~known[f]).mean()) if f.any() else float("nan"),
+                        float(f[~known].sum() / max((u & ~known).sum(), 1))]
+            row.append(round(time.perf_counter() - t, 1))
+            rows.append(row)
+            print(format_table(HEAD_POINTS, [rows[-1]]).splitlines()[-1], flush=True)
+
+
+HEAD_POINTS = ["dataset", "seed", "true unknown share", "estimated share", "error", "95% interval", "covers"] + [
+    f"{p} {m}" for p, _ in OPERATING_POINTS for m in ("flagged", "precision", "recall")] + ["seconds"]
 HEAD_OPEN = ["dataset", "seed", "hidden classes", "labels", "method", "AUROC", "AUROC MSP", "true unknown share",
              "estimated share", "unknown recall", "known acc (no unknowns in pool)", "known acc closed-set",
              "known acc with rejection", "drop", "seconds"]
@@ -302,6 +353,11 @@ def main() -> None:
         part_mil(seeds, rows)
         print(format_table(HEAD_MIL, rows, markdown=args.markdown))
         out["mil"] = rows
+    if "opoints" in parts:
+        rows = []
+        part_opoints(seeds, rows, args.openset_datasets.split(","))
+        print(format_table(HEAD_POINTS, rows, markdown=args.markdown))
+        out["opoints"] = rows
     if "openset" in parts:
         rows, disc = [], []
         part_openset(seeds, rows, disc, args.openset_datasets.split(","), args.reference)

@@ -127,7 +127,7 @@ def test_detector_parameters_are_checked(open_pool):
     X, y, truth, known = open_pool
     from fewlabels.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="false_reject"):
+    with pytest.raises(ConfigError, match="unknown-false-reject"):
         OpenSetDetector(false_reject=0.9).fit(X, y, np.full((len(y), 3), 1 / 3), np.full(((y >= 0).sum(), 3), 1 / 3))
     with pytest.raises(ConfigError, match="max_pool"):
         OpenSetDetector(max_pool=1).fit(X, y, np.full((len(y), 3), 1 / 3), np.full(((y >= 0).sum(), 3), 1 / 3))

@@ -213,7 +213,19 @@ def label(
                                             "text, with a warning]."),
     html: Optional[Path] = typer.Option(None, help="Write a self-contained HTML report (plots inline) here."),
     unknown: bool = typer.Option(False, "--unknown", help="Rows far from every class get the label 'unknown' (given "
-                                 "labels 'unknown' help set the threshold)."),
+                                 "labels 'unknown' help set the threshold). Default threshold: 2% of the given "
+                                 "labels rejected; the report's unknown.curve shows the other operating points."),
+    unknown_rate: Optional[float] = typer.Option(None, help="With --unknown (implied): flag this share of the rows "
+                                                 "without a given label, e.g. 0.1."),
+    unknown_false_reject: Optional[float] = typer.Option(None, help="With --unknown (implied): the threshold "
+                                                         "rejects this share of the given labels (scored out of "
+                                                         "fold), 0 to 0.5 [default: 0.02]. Higher flags more."),
+    unknown_precision: Optional[float] = typer.Option(None, help="With --unknown (implied): flag the most rows "
+                                                      "whose estimated precision (share truly unknown) is at "
+                                                      "least this, e.g. 0.9."),
+    unknown_recall: Optional[float] = typer.Option(None, help="With --unknown (implied): flag the fewest rows whose "
+                                                   "estimated recall of the unknown rows is at least this, e.g. "
+                                                   "0.8. One of the four --unknown-* options at most."),
     bag_column: Optional[str] = typer.Option(None, help="Column naming each row's bag (group of rows), for "
                                              "--proportions or --bag-label-column."),
     proportions: Optional[Path] = typer.Option(None, help="CSV of class shares per bag: columns bag,class,share."),
@@ -243,6 +255,7 @@ def label(
         from .validation import check_random_state
 
         check_random_state(seed)
+        unknown_options = _unknown_options(unknown_rate, unknown_false_reject, unknown_precision, unknown_recall)
         check_outputs(input, out_path=out_path, report_path=report, save_model=save_model, html=html,
                       reads={"--rules": rules, "--classes-file": classes_file, "--vectors": vectors,
                              "--encoder": encoder, "--proportions": proportions, "--votes": votes,
@@ -263,7 +276,8 @@ def label(
                                       cache=EmbeddingCache(cache) if cache else None, method=method, rules=rules,
                                       strict_rules=strict, votes=votes, votes_column=votes_column, report_path=report,
                                       save_model=save_model, n_splits=folds, random_state=seed, progress=progress,
-                                      unknown=unknown, bag_column=bag_column, proportions=proportions,
+                                      unknown=unknown, unknown_options=unknown_options, bag_column=bag_column,
+                                      proportions=proportions,
                                       bag_label_column=bag_label_column, negative_class=negative_class,
                                       fold_case=fold_case, finetune=finetune, time_budget=time_budget,
                                       engine=eng, audit=audit)
@@ -271,15 +285,39 @@ def label(
             _print_rules(result.report["rules"])
         _print_summary(result.report)
         if "unknown" in result.report:
-            u = result.report["unknown"]
-            out.print(f"unknown: {u['flagged']} rows flagged; estimated share of unknown rows {u['estimated_share']:.1%}",
-                      markup=False)
+            _print_unknown(result.report["unknown"])
         issues = result.report.get("label_issues")
         if issues:
             out.print(f"suspected label errors: {issues['n_suspect']} of {issues['n_checked']} given labels "
                       "(column fewlabels_suspect)", markup=False, soft_wrap=True)
         out.print(f"wrote {out_path}" + (f", {report}" if report else "") + (f", {html}" if html else "")
                   + (f", model in {save_model}" if save_model else ""), soft_wrap=True, markup=False)
+
+
+def _unknown_options(rate, false_reject, precision, recall) -> dict | None:
+    """The --unknown-* options set, checked before any work (None: none set)."""
+    from .labelers.openset_points import check_operating_point
+
+    opts = {"rate": rate, "false_reject": false_reject, "precision": precision, "recall": recall}
+    check_operating_point(**opts)
+    return {k: v for k, v in opts.items() if v is not None} or None
+
+
+def _print_unknown(u: dict) -> None:
+    out.print(f"unknown: {u['flagged']} rows flagged ({u['flagged_share']:.1%} of the rows without a given label, "
+              f"{u['false_reject_on_given']:.1%} of the given labels); estimated share of unknown rows "
+              f"{u['estimated_share']:.1%} (95% {u['estimated_share_low']:.1%}-{u['estimated_share_high']:.1%})",
+              markup=False, soft_wrap=True)
+    if not u.get("curve"):
+        return
+    t = Table(title="unknown: operating points (--unknown-rate / -false-reject / -precision / -recall)")
+    for col in ("flagged share", "given labels lost", "est. precision", "est. recall"):
+        t.add_column(col, justify="right")
+    for p in u["curve"]:
+        t.add_row(f"{p['flagged_share']:.1%}", f"{p['given_labels_lost']:.1%}",
+                  "-" if p["est_precision"] is None else f"{p['est_precision']:.2f}",
+                  "-" if p["est_recall"] is None else f"{p['est_recall']:.2f}")
+    out.print(t)
 
 
 def _print_rules(rep: dict) -> None:

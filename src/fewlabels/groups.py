@@ -197,6 +197,11 @@ def mark_unknown(result, X, y, *, unknown=None, oof_proba=None, **params):
     taken from ``result.selection`` (cross-validation must have run). Adds
     ``report["unknown"]``; the end model is refitted on the known rows. Returns the
     fitted :class:`~fewlabels.labelers.openset.OpenSetDetector`.
+
+    ``params`` go to the detector; the operating point is one of ``false_reject`` (share of
+    the given labels rejected, default 0.02), ``rate`` (share of the unlabeled rows flagged),
+    ``precision`` or ``recall`` (estimated, of the flags); ``report["unknown"]["curve"]``
+    lists the other points.
     """
     y = np.asarray(y)
     if (y >= 0).sum() < 2:
@@ -220,6 +225,9 @@ def mark_unknown(result, X, y, *, unknown=None, oof_proba=None, **params):
         counts[name] = int((result.labels == c).sum())
     counts[UNKNOWN] = int(mask.sum())
     result.report["unknown"] = det.report()
+    if not det.target_met_:
+        result.warnings.append(f"unknown: {det.rule_}; the estimated share of unknown rows is "
+                               f"{det.estimated_share_:.1%}; see the report's unknown.curve for reachable points")
     if result.end_model is not None and (~mask).any():
         keep = ~mask
         names = list(counts)[:-1]

@@ -490,6 +490,7 @@ def label_table(
     finetune_params=None,
     model_cache=None,
     unknown: bool = False,
+    unknown_options: dict | None = None,
     bag_column: str | None = None,
     proportions=None,
     bag_label_column: str | None = None,
@@ -525,6 +526,8 @@ def label_table(
     ``finetune_params`` (:class:`~fewlabels.embed.finetune.FineTuneParams`) and ``model_cache``
     (folder of fine-tuned encoders) add the fine-tuned encoder as a candidate: see
     :mod:`fewlabels.finetuned`; with it chosen, ``save_model`` stores its encoder too.
+    ``unknown_options`` ({"rate" | "false_reject" | "precision" | "recall": value}, implies
+    ``unknown``): the operating point of :func:`fewlabels.groups.mark_unknown`.
     ``engine`` (:mod:`fewlabels.engine`, default: one pass in this process): encoding, rule
     votes and the k-NN graph's search run in blocks of rows on it; the rest runs here.
     """
@@ -538,6 +541,7 @@ def label_table(
 
     timings: dict[str, float] = {}
     check_random_state(random_state)
+    unknown = unknown or bool(unknown_options)  # an operating point (e.g. {"rate": 0.1}) implies --unknown
     check_outputs(input_path, out_path=out_path, report_path=report_path, save_model=save_model,
                   reads={"--rules": rules, "--vectors": vectors, "--encoder": encoder_path, "--votes": votes,
                          "--proportions": proportions},
@@ -607,7 +611,7 @@ def label_table(
         if unknown:
             from .groups import mark_unknown
 
-            mark_unknown(result, X, y, unknown=unknown_rows)
+            mark_unknown(result, X, y, unknown=unknown_rows, **(unknown_options or {}))
     result.warnings[:0] = notes  # label notes first, then library warnings (the report's list)
     if rules_report is not None:
         result.report["rules"] = rules_report

@@ -35,6 +35,7 @@ from ..errors import InputError
 from ..graph import knn_search, normalize_rows
 from ..validation import check_in_range, check_X
 from .base import PREDICT_BLOCK
+from .openset_points import DEFAULT_FALSE_REJECT, OPTION, check_operating_point, choose_threshold, curve, unknown_share
 
 UNKNOWN = "unknown"
 
@@ -141,9 +142,19 @@ class OpenSetDetector:
         Inverse L2 strength of the regressions, in scikit-learn's units (strong: with a few
         labels per class they must not memorise them). Chosen among 0.006, 0.02 and 0.06 on
         the development sets named above.
-    false_reject : float, default=0.02
-        Share of the given (known-class) labels, scored out of fold, that the threshold may
-        reject when no ``unknown`` label is given.
+    false_reject : float, optional
+        Share of the given (known-class) labels, scored out of fold, that the threshold
+        rejects (``--unknown-false-reject``). The default, 0.02, applies when no operating
+        point below is set and no ``unknown`` label is given.
+    rate : float, optional
+        Instead: flag this share of the rows without a given label (``--unknown-rate``).
+    precision : float, optional
+        Instead: flag the most rows whose estimated precision (share truly unknown) is at
+        least this (``--unknown-precision``); see :mod:`~fewlabels.labelers.openset_points`.
+    recall : float, optional
+        Instead: flag the fewest rows whose estimated recall of the unknown rows is at
+        least this (``--unknown-recall``). At most one of the four may be set; one set
+        wins over given ``unknown`` labels.
     n_folds : int, default=5
     random_state : int, default=0
     max_iter : int, default=200
@@ -164,12 +175,20 @@ class OpenSetDetector:
     estimated_share_ : float, share of unknown rows among the rows without a given label:
         1 − 2 · (share of them scoring below the given labels' median score); it assumes
         rows of unnamed classes rarely score that low (a lower bound when they do)
+    share_interval_ : (low, high), 95% bootstrap interval of it (sampling noise only)
+    curve_ : list of operating points (dicts) from the fewest flags to the most: threshold,
+        flagged share of the pool, share of the given labels lost, estimated precision and
+        recall (see :func:`~fewlabels.labelers.openset_points.curve`)
     """
 
-    def __init__(self, C: float = 0.02, false_reject: float = 0.02, n_folds: int = 5,
-                 random_state: int | None = 0, max_iter: int = 200, max_pool: int = 20000):
+    def __init__(self, C: float = 0.02, false_reject: float | None = None, n_folds: int = 5,
+                 random_state: int | None = 0, max_iter: int = 200, max_pool: int = 20000, *,
+                 rate: float | None = None, precision: float | None = None, recall: float | None = None):
         self.C = C
         self.false_reject = false_reject
+        self.rate = rate
+        self.precision = precision
+        self.recall = recall
         self.n_folds = n_folds
         self.random_state = random_state
         self.max_iter = max_iter
@@ -219,7 +238,8 @@ class OpenSetDetector:
         Cost: n_folds fits of :func:`one_vs_pool`, O(max_iter · min(n, max_pool) · d · k) each.
         """
         check_in_range("C", self.C, 0.0, low_open=True)
-        check_in_range("false_reject", self.false_reject, 0.0, 0.5)
+        option = check_operating_point(false_reject=self.false_reject, rate=self.rate, precision=self.precision,
+                                       recall=self.recall)
         check_in_range("n_folds", self.n_folds, 2)
         check_in_range("max_iter", self.max_iter, 1)
         check_in_range("max_pool", self.max_pool, 2)
@@ -236,7 +256,13 @@ class OpenSetDetector:
         self.views_ = {"class": by_class, "pool": by_pool}
         scores = np.mean([_rank_in(v, v) for v in self.views_.values()], axis=0)
         known_scores = scores[lab]
-        if unk.any():
+        pool = scores[(y < 0) & ~unk] if ((y < 0) & ~unk).any() else scores
+        share = unknown_share(pool, known_scores, random_state=self.random_state)
+        self.target_met_ = True
+        if option is not None:
+            self.threshold_, self.rule_, self.target_met_ = choose_threshold(
+                option, getattr(self, option), pool, known_scores, share["value"])
+        elif unk.any():
             unk_scores = scores[unk]
             cand = np.unique(np.concatenate([known_scores, unk_scores]))
             tpr = (unk_scores[None, :] > cand[:, None]).mean(axis=1)
@@ -244,8 +270,9 @@ class OpenSetDetector:
             self.threshold_ = float(cand[np.argmax(tpr - fpr)])
             self.rule_ = "maximises (given unknowns rejected) - (given knowns rejected)"
         else:
-            self.threshold_ = float(np.quantile(known_scores, 1 - self.false_reject))
-            self.rule_ = f"rejects {self.false_reject:.0%} of the given labels (scored out of fold)"
+            self.threshold_, self.rule_, self.target_met_ = choose_threshold(
+                "false_reject", DEFAULT_FALSE_REJECT, pool, known_scores, share["value"])
+        self.operating_option_ = option
         self.scores_ = scores
         self.labeled_scores_ = known_scores
         self.unknown_ = scores > self.threshold_
@@ -255,9 +282,11 @@ class OpenSetDetector:
         self.flagged_share_ = float(self.unknown_[y < 0].mean()) if (y < 0).any() else 0.0
         # mixture proportion: below the given labels' median score the pool holds known rows
         # (half of them) and hardly any unknown one, so known share ≈ 2 · pool share below it
-        pool = scores[y < 0] if (y < 0).any() else scores
-        below = float((pool <= np.median(known_scores)).mean())
+        below_pool = scores[y < 0] if (y < 0).any() else scores
+        below = float((below_pool <= np.median(known_scores)).mean())
         self.estimated_share_ = float(np.clip(1.0 - 2.0 * below, 0.0, 1.0))
+        self.share_interval_ = (share["low"], share["high"])
+        self.curve_ = curve(pool, known_scores, self.estimated_share_)
         return self
 
     def report(self) -> dict:
@@ -268,6 +297,17 @@ class OpenSetDetector:
             "threshold": self.threshold_,
             "threshold_rule": self.rule_,
             "false_reject_on_given": round(self.false_reject_rate_, 4),
+            "estimated_share_low": round(self.share_interval_[0], 4),
+            "estimated_share_high": round(self.share_interval_[1], 4),
+            "operating_option": None if self.operating_option_ is None else OPTION[self.operating_option_],
+            "target_met": self.target_met_,
+            "curve": self.curve_,
+            "curve_note": "rows above each threshold flagged: flagged_share of the rows without a given label, "
+                          "given_labels_lost of the given labels (scored out of fold; about that share of the "
+                          "known rows is lost); est_precision and est_recall of the flags use estimated_share. "
+                          "The interval of estimated_share is a 95% bootstrap over the given labels and the "
+                          "pool: sampling noise only; the estimate leans low when rows of unnamed classes score "
+                          "like known ones",
             "method": "mean rank of two views: the best class-vs-pool logistic regression (each class's given labels "
                       "against all rows) and an all-given-labels-vs-pool one, cross-fitted over the given labels. "
                       "estimated_share = 1 - 2 x (share of unlabeled rows scoring below the median score of the given "

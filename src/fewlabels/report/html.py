@@ -227,6 +227,20 @@ def render_report(report: dict, *, confidence=None, oof=None, y_labeled=None, te
                      f'{t["conflicts"]:.1%}</p>' + _table(["rule", "polarity", "coverage", "overlaps", "conflicts",
                                                           "accuracy (given labels)"], rrows) + "</div>")
 
+    unk = report.get("unknown")
+    if unk and unk.get("curve"):
+        def num(v):
+            return "-" if v is None else f"{v:.2f}"
+
+        urows = [(f'{p["flagged_share"]:.1%}', f'{p["given_labels_lost"]:.1%}', num(p["est_precision"]),
+                  num(p["est_recall"])) for p in unk["curve"]]
+        parts.append(f'<div class="card" id="unknown"><h2>Unknown rows: {unk["flagged"]} flagged</h2><p>estimated '
+                     f'share of unknown rows {unk["estimated_share"]:.1%} (95% {unk["estimated_share_low"]:.1%} – '
+                     f'{unk["estimated_share_high"]:.1%}); threshold {esc(unk["threshold_rule"])}</p><p class="muted">'
+                     f'{esc(unk.get("curve_note", ""))}</p>'
+                     + _table(["flagged share", "given labels lost", "est. precision", "est. recall"], urows)
+                     + "</div>")
+
     def text_of(row):
         return esc(texts[row - 1][:300]) if texts is not None else ""
 
