@@ -79,8 +79,10 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
     ):
         """Label suggested rows in a local web page (127.0.0.1, private link).
 
-        Keys 1-9 pick a class, s skips, u undoes. Every answer is in the store at once;
-        stop with Ctrl-C."""
+        Keys 1-9 pick a class (the top guesses when there are more than 9 classes; type to
+        filter them), Enter takes the first, s or the right arrow skips, u or Ctrl+Z undoes.
+        The guesses are refit every 10 answers; "next batch" adds rows without a restart.
+        Every answer is in the store at once (or refused on the page); stop with Ctrl-C."""
         with user_errors():
             from ..embed import EmbeddingCache
             from .review.server import prepare_session, serve
@@ -101,7 +103,7 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
             try:
                 server.serve_forever()
             except KeyboardInterrupt:
-                err.print("stopped; every answer is in the store", markup=False)
+                err.print(server.summary(), markup=False, soft_wrap=True)
             finally:
                 server.server_close()
 

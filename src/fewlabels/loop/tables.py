@@ -155,6 +155,10 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
             labels_db=labels_db)
         store_info = {"path": str(labels_db) if labels_db else None, "n_used": n_used, "conflicts": conflicts[:100],
                       "n_conflicts": len(conflicts), "n_review": sum(1 for s in sources if s == "review")}
+    confirmed = {}  # labels a reviewer kept after they were flagged: never flagged again
+    if labels_db is not None:
+        with LabelStore(labels_db) as store:
+            confirmed = store.confirmed()
     extras: dict = {}
 
     def add_suspects(result, y):
@@ -164,6 +168,8 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
         if result.selection is not None:
             idx, issues = selection_label_issues(result.selection, result.method, method=issue_method)
             view = selection_view(result.selection, result.method)
+            if confirmed:
+                issues.suspect &= ~np.array([confirmed.get(keys[i]) == given[i] for i in idx], dtype=bool)
             flag[idx[issues.suspect]] = True
             rows = []
             for j in issues.ranked():
