@@ -56,6 +56,7 @@ class ReviewState:
         self.answers_at_fit = 0
         self.fitting = False
         self.fit_error: str | None = None
+        self.proba = None         # the latest refit's probabilities (n, k), None before the first
         self.unsaved: dict[str, str] = {}   # key -> label of an answer the store refused, until saved
         self.code = {c: i for i, c in enumerate(session.classes)}
         pool = session.pool
@@ -223,6 +224,7 @@ class ReviewState:
             todo = [it for it in items if it["key"] not in done]
             order = sorted(todo, key=lambda it: (it["kind"] != "suspect", _margin(it)))
             self.session.items = [it for it in items if it["key"] in done] + order
+            self.proba = P
             self.refreshes += 1
             self.version += 1
             self.fit_error = None
