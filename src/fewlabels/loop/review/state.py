@@ -67,6 +67,7 @@ class ReviewState:
         self._thread: threading.Thread | None = None
 
     def close(self) -> None:
+        """Wait for a running refit (at most 30 s), then close the store."""
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.store.close()
@@ -111,7 +112,7 @@ class ReviewState:
                     "meta": s.meta, **self.status()}
 
     def status(self) -> dict:
-        """The learning status: version, refreshes, whether a refit runs, answers so far."""
+        """The learning status: version, refreshes, whether a refit runs, answers so far. O(1)."""
         return {"version": self.version, "refreshes": self.refreshes, "fitting": self.fitting,
                 "answers": self.answers, "refit_every": self.refit_every, "fit_error": self.fit_error,
                 "unsaved": len(self.unsaved)}
@@ -143,6 +144,7 @@ class ReviewState:
         return {"ok": True, "key": key, "label": label, "event": event}
 
     def skip(self, key) -> dict:
+        """Record a ``skip`` event for ``key`` (the row counts as done in this session). O(1) write."""
         self._item(key)
         with self.lock:
             self.store.skip(key)
