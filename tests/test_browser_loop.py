@@ -118,7 +118,7 @@ def test_review_by_keyboard_survives_reload_and_feeds_label(driver, review_serve
     server, session, db = review_server
     path, vec, b = table
     driver.get(server.url)
-    _wait_text(driver, "count", lambda t: "of 8 labeled" in t)
+    _wait_text(driver, "count", lambda t: "of 8 done" in t)
     body = driver.find_element(By.TAG_NAME, "body")
     shown = []
     keys = ("1", "3", "2")
@@ -126,7 +126,8 @@ def test_review_by_keyboard_survives_reload_and_feeds_label(driver, review_serve
         shown.append(driver.find_element(By.ID, "row").text)
         body.send_keys(key)
         _wait_text(driver, "count", lambda t, n=len(shown): t.startswith(f"{n} of"))
-    body.send_keys("s")  # skip the 4th
+    body.send_keys("s")  # skip the 4th: a skip event, the row counts as done
+    _wait_text(driver, "count", lambda t: t.startswith("4 of"))
     driver.save_screenshot(str(artifacts / "review.png"))
 
     with LabelStore(db) as store:  # in the store at once, before any reload
@@ -134,18 +135,21 @@ def test_review_by_keyboard_survives_reload_and_feeds_label(driver, review_serve
     picked = {it["key"]: session.classes[int(k) - 1] for it, k in zip(session.items[:3], keys)}
     assert {k: cur[k]["label"] for k in picked} == picked
     assert all(cur[k]["source"] == "review" for k in picked)
+    with LabelStore(db) as store:
+        assert store.skipped() == {session.items[3]["key"]}
 
-    driver.refresh()  # a reload keeps the answers and resumes at the first unlabeled row
-    _wait_text(driver, "count", lambda t: t.startswith("3 of 8"))
-    assert driver.find_element(By.ID, "row").text == f"table row {session.items[3]['row']}"
+    driver.refresh()  # a reload keeps the answers and the skip, and resumes at the first row to do
+    _wait_text(driver, "count", lambda t: t.startswith("4 of 8"))
+    assert driver.find_element(By.ID, "row").text == f"table row {session.items[4]['row']}"
 
     body = driver.find_element(By.TAG_NAME, "body")
     body.send_keys("1")
+    _wait_text(driver, "count", lambda t: t.startswith("5 of"))
+    body.send_keys("u")  # undo: one more event, and the label is gone from the current labels
     _wait_text(driver, "count", lambda t: t.startswith("4 of"))
-    body.send_keys("u")  # undo removes it from the store
-    _wait_text(driver, "count", lambda t: t.startswith("3 of"))
     with LabelStore(db) as store:
         assert set(store.current()) == set(picked)
+        assert [e["kind"] for e in store.history()][-2:] == ["label", "undo"]
 
     out, rep = tmp_path / "out.csv", tmp_path / "report.json"
     r = runner.invoke(app, ["label", str(path), "--vectors", str(vec), "--labels-db", str(db), "--id-column", "id",

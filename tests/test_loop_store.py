@@ -35,8 +35,10 @@ def test_set_current_undo_and_history(tmp_path):
         assert "b" not in s.current()
         assert s.current()["a"]["source"] == "review"
     # committed at once: a second connection sees every answer
-    rows = sqlite3.connect(db).execute("SELECT key, label, source FROM events ORDER BY seq").fetchall()
-    assert rows == [("a", "spam", "review"), ("b", "ham", "review"), ("b", None, "review")]
+    rows = sqlite3.connect(db).execute("SELECT key, label, source, kind FROM events ORDER BY seq").fetchall()
+    assert rows == [("a", "spam", "review", "label"), ("b", "ham", "review", "label"),
+                    ("a", "ham", "review", "label"), ("a", "spam", "review", "undo"),  # append-only: undo is an event
+                    ("b", None, "review", "label")]
 
 
 def test_undo_with_nothing_to_undo(tmp_path):

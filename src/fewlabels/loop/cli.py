@@ -93,9 +93,12 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
     ):
         """Label suggested rows in a local web page (127.0.0.1, private link).
 
-        Keys 1-9 pick a class, s skips, u undoes. Every answer is in the store at once;
-        stop with Ctrl-C. The store records the classes and the id column, so later
-        commands (label, review --suspects, labels export) use the same ones."""
+        Keys 1-9 pick a class (the top guesses when there are more than 9 classes; type to
+        filter them), Enter takes the first, s or the right arrow skips, u or Ctrl+Z undoes.
+        The guesses are refit every 10 answers; "next batch" adds rows without a restart.
+        Every answer is in the store at once (or refused on the page); stop with Ctrl-C.
+        The store records the classes and the id column, so later commands (label,
+        review --suspects, labels export) use the same ones."""
         with user_errors():
             from ..embed import EmbeddingCache
             from ..pipeline import check_outputs
@@ -131,7 +134,7 @@ def register(app: typer.Typer, *, user_errors, progress_bars, classes, out, err)
             try:
                 server.serve_forever()
             except KeyboardInterrupt:
-                err.print("stopped; every answer is in the store", markup=False)
+                err.print(server.summary(), markup=False, soft_wrap=True)
             finally:
                 server.server_close()
 

@@ -2,22 +2,30 @@
 
 A row's key is the value of an id column (``--id-column``) or ``sha1:`` + the first 16 hex
 digits of the SHA-1 of its text. The store is an append-only log of events ``(key, label,
-source, time)``; a row's current label is its latest event (a NULL label removes it), so
-an undo is one more event and nothing is lost. Sources: ``review``, ``import``, ``given``,
+source, time, kind, target)``; nothing is ever deleted or changed. Kinds:
+
+* ``label``: a row's label (a NULL label removes it);
+* ``confirmed``: a reviewer kept the row's label after it was flagged as a suspect; later
+  runs do not flag that label again;
+* ``skip``: a reviewer skipped the row;
+* ``undo``: undoes the event ``target`` (its label column holds the label the row has after
+  the undo, for reading the log).
+
+A row's current label is derived from the log: its latest ``label`` event that no ``undo``
+targets, so an undo restores the label before. Sources: ``review``, ``import``, ``given``,
 and ``audit``: labels of a random audit (``fewlabels audit``), which only measure the
 labels' accuracy and are never used as given labels.
 
 Every write is its own transaction, committed at once: closing the review tab or killing
-the process loses no answer.
+the process loses no answer. A write that finds the file locked by another process waits
+(SQLite's busy timeout), retries with backoff, then raises :class:`StoreLockedError`: an
+answer is either in the store or refused, never lost silently.
 
 Files in and out: a CSV (``key,label,source,time``) and Label Studio's JSON export (a list
-of tasks with ``data`` and ``annotations[].result[].value.choices``; :mod:`.label_studio`).
+of tasks with ``data`` and ``annotations[].result[].value.choices``).
 
-The ``meta`` table remembers how the keys are made and the classes last reviewed
-(:meth:`LabelStore.record_loop`), so that every command of the loop keys rows and names
-classes alike.
-
-Cost: a write O(log E) for E events; :meth:`LabelStore.current` O(E).
+Cost: a write O(log E) for E events; :meth:`LabelStore.current`, :meth:`~LabelStore.confirmed`,
+:meth:`~LabelStore.skipped` and :meth:`~LabelStore.undo` O(E).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import datetime
 import hashlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -34,6 +43,12 @@ from ..errors import InputError, where
 from .row_keys import row_keys, text_key  # noqa: F401 (re-exported: the store's keys)
 
 SOURCES = ("review", "import", "given", "audit")
+KINDS = ("label", "confirmed", "skip", "undo")
+
+
+class StoreLockedError(InputError):
+    """The label store stayed locked by another process through every retry; nothing was written."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -46,6 +61,10 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_key ON events(key, seq);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
 """
+#: columns added after the first release (stores made before get them on open, old rows are labels)
+_ADDED_COLUMNS = (("kind", "TEXT NOT NULL DEFAULT 'label'"), ("target", "INTEGER"))
+#: the live events: not undo events, and not the target of one
+_LIVE = "kind != 'undo' AND seq NOT IN (SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL)"
 
 
 def store_error(path, exc: sqlite3.OperationalError, timeout: float = 10.0) -> InputError:
@@ -73,12 +92,16 @@ class LabelStore:
     path : the database file
     create : make the file when it is missing (``review`` and ``labels import``); commands
         that only read a store pass False, so a mistyped path is an error, not a new empty store
-    timeout : seconds a write waits for another process's lock before giving up
+    timeout : seconds one attempt waits for another process's lock (SQLite's busy timeout)
+    retry_delays : seconds to wait before each retry of a locked write or read; after the
+        last, :class:`StoreLockedError`
     """
 
-    def __init__(self, path, *, create: bool = True, timeout: float = 10.0):
+    def __init__(self, path, *, create: bool = True, timeout: float = 10.0,
+                 retry_delays: Sequence[float] = (1.0, 3.0)):
         self.path = Path(path)
         self.timeout = float(timeout)
+        self.retry_delays = tuple(retry_delays)
         if self.path.is_dir():
             raise InputError(f"{self.path}: --labels-db is a folder; give a file path")
         if not create and not self.path.is_file():
@@ -89,12 +112,19 @@ class LabelStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False,
                                        isolation_level=None)
-            self._db.executescript(_SCHEMA)
+            self._retry(self._create)
         except sqlite3.OperationalError as exc:
             raise store_error(self.path, exc, self.timeout) from None
         except (sqlite3.DatabaseError, OSError) as exc:
             raise InputError(f"{self.path}: not a fewlabels label store ({exc}); give another --labels-db "
                              "path") from None
+
+    def _create(self) -> None:
+        self._db.executescript(_SCHEMA)
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(events)")}
+        for name, decl in _ADDED_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         self._db.close()
@@ -105,16 +135,44 @@ class LabelStore:
     def __exit__(self, *exc):
         self.close()
 
-    def _write(self, rows: Iterable[tuple[str, str | None, str]]) -> int:
+    def _retry(self, fn):
+        """``fn()``, retried after each of ``retry_delays`` while the file is locked by another
+        process; then :class:`StoreLockedError`. Any other database error is raised as is."""
+        start = time.monotonic()
+        for delay in (*self.retry_delays, None):
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                msg = str(exc).lower()
+                if "locked" not in msg and "busy" not in msg:
+                    raise
+                if delay is None:
+                    raise StoreLockedError(
+                        f"{self.path}: the label store is locked by another process (waited "
+                        f"{time.monotonic() - start:.0f} s, {len(self.retry_delays) + 1} tries); nothing was "
+                        "written: close the program holding it and try again") from None
+                time.sleep(delay)
+
+    def _write(self, rows: Iterable[tuple]) -> int:
+        """Append events ``(key, label, source[, kind[, target]])`` in one transaction."""
         at = _now()
-        rows = [(k, lab, src, at) for k, lab, src in rows]
-        for _, _, src, _ in rows:
+        full = []
+        for r in rows:
+            key, lab, src, kind, target = tuple(r) + ("label", None)[len(r) - 3:]
             if src not in SOURCES:
                 raise InputError(f"label source {src!r} must be one of {', '.join(SOURCES)}")
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO events(key, label, source, at) VALUES (?, ?, ?, ?)", rows)
-        return len(rows)
+            full.append((key, lab, src, at, kind, target))
+
+        def txn():
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT INTO events(key, label, source, at, kind, target) "
+                                     "VALUES (?, ?, ?, ?, ?, ?)", full)
+        self._retry(txn)
+        return len(full)
+
+    def _read(self, sql: str, params=()) -> list:
+        return self._retry(lambda: self._db.execute(sql, params).fetchall())
 
     def set(self, key: str, label: str, source: str = "review") -> None:
         """Record ``label`` for ``key`` (committed before returning)."""
@@ -128,30 +186,56 @@ class LabelStore:
         """Remove ``key``'s label (an event with no label)."""
         self._write([(str(key), None, source)])
 
+    def confirm(self, key: str, label: str, source: str = "review") -> None:
+        """Record that a reviewer kept ``label`` for ``key`` (a ``confirmed`` event)."""
+        self._write([(str(key), str(label), source, "confirmed")])
+
+    def skip(self, key: str, source: str = "review") -> None:
+        """Record that a reviewer skipped ``key`` (a ``skip`` event; the label is unchanged)."""
+        self._write([(str(key), None, source, "skip")])
+
+    def last_seq(self) -> int:
+        """Number of the latest event (0 for an empty store)."""
+        return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
+
     def undo(self, source: str = "review") -> str | None:
-        """Undo the latest event from ``source``: the key gets back the label it had before.
-        Returns the key, or None when there is nothing to undo."""
-        row = self._db.execute("SELECT seq, key FROM events WHERE source = ? ORDER BY seq DESC LIMIT 1",
-                               (source,)).fetchone()
-        if row is None:
+        """Undo the latest live event from ``source`` (a label, confirmation or skip) by
+        appending an ``undo`` event: the key gets back the label it had before. Returns the
+        key, or None when there is nothing to undo."""
+        row = self._read(f"SELECT seq, key, kind FROM events WHERE source = ? AND {_LIVE} "
+                         "ORDER BY seq DESC LIMIT 1", (source,))
+        if not row:
             return None
-        seq, key = row
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+        seq, key, kind = row[0]
+        before = self._read(f"SELECT label FROM events WHERE key = ? AND kind = 'label' AND seq != ? AND {_LIVE} "
+                            "ORDER BY seq DESC LIMIT 1", (key, seq))
+        self._write([(key, before[0][0] if before else None, source, "undo", seq)])
         return key
 
     def current(self) -> dict[str, dict]:
         """Current label of every key that has one: key → {label, source, time}."""
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT e.key, e.label, e.source, e.at FROM events e JOIN "
-            "(SELECT key, MAX(seq) AS seq FROM events GROUP BY key) last ON e.seq = last.seq").fetchall()
+            f"(SELECT key, MAX(seq) AS seq FROM events WHERE kind = 'label' AND {_LIVE} GROUP BY key) last "
+            "ON e.seq = last.seq")
         return {k: {"label": lab, "source": src, "time": at} for k, lab, src, at in rows if lab is not None}
+
+    def confirmed(self) -> dict[str, str]:
+        """key → the label a reviewer confirmed last (not undone). A confirmation holds for
+        that label only: compare it with the row's current label."""
+        rows = self._read(f"SELECT key, label FROM events WHERE kind = 'confirmed' AND {_LIVE} ORDER BY seq")
+        return {k: lab for k, lab in rows}
+
+    def skipped(self, since: int = 0) -> set[str]:
+        """Keys skipped (not undone) in events after number ``since``."""
+        rows = self._read(f"SELECT DISTINCT key FROM events WHERE kind = 'skip' AND seq > ? AND {_LIVE}", (since,))
+        return {k for (k,) in rows}
 
     def history(self) -> list[dict]:
         """Every event, oldest first."""
-        rows = self._db.execute("SELECT seq, key, label, source, at FROM events ORDER BY seq").fetchall()
-        return [{"seq": s, "key": k, "label": lab, "source": src, "time": at} for s, k, lab, src, at in rows]
+        rows = self._read("SELECT seq, key, label, source, at, kind, target FROM events ORDER BY seq")
+        return [{"seq": s, "key": k, "label": lab, "source": src, "time": at, "kind": kind, "target": t}
+                for s, k, lab, src, at, kind, t in rows]
 
     def get_meta(self, name: str) -> str | None:
         """A value recorded with :meth:`set_meta`, or None."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..classes import ClassSpec
 from ..errors import InputError
+from .store import LabelStore
 
 #: column added by ``fewlabels label``: True where a given label is probably wrong
 SUSPECT_COLUMN = "fewlabels_suspect"
@@ -162,6 +163,10 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
         store_info = {"path": str(labels_db) if labels_db else None, "id_column": join.id_column,
                       "n_stored": join.n_stored, "n_used": join.n_used, "conflicts": conflicts[:100],
                       "n_conflicts": len(conflicts), "n_review": sum(1 for s in join.sources if s == "review")}
+    confirmed = {}  # labels a reviewer kept after they were flagged: never flagged again
+    if labels_db is not None:
+        with LabelStore(labels_db, create=False) as store:
+            confirmed = store.confirmed()
     extras: dict = {}
     audit_rows = None
     if audit is not None or labels_db is not None:  # checked before any work; never in y
@@ -182,6 +187,8 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
         if result.selection is not None:
             idx, issues = selection_label_issues(result.selection, result.method, method=issue_method)
             view = selection_view(result.selection, result.method)
+            if confirmed:
+                issues.suspect &= ~np.array([confirmed.get(join.keys[i]) == given[i] for i in idx], dtype=bool)
             flag[idx[issues.suspect]] = True
             rows = []
             for j in issues.ranked():
