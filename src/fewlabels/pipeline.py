@@ -614,7 +614,7 @@ def label_table(
     votes_column: str | None = None,
     report_path=None,
     save_model=None,
-    finetune: str = "off",
+    finetune: str = "auto",
     time_budget: float = 300.0,
     finetune_params=None,
     model_cache=None,
@@ -650,7 +650,7 @@ def label_table(
     Warnings of the libraries used are recorded in the report's ``warnings``, one line each.
     ``fold_case`` merges given labels that differ only by case (see
     :func:`fewlabels.io.read_labels`).
-    ``finetune`` ("off" | "auto" | "on" | "always"), ``time_budget`` (seconds, for "auto"),
+    ``finetune`` ("auto", the default as in the CLI, | "off" | "on" | "always"), ``time_budget`` (seconds, for "auto"),
     ``finetune_params`` (:class:`~fewlabels.embed.finetune.FineTuneParams`) and ``model_cache``
     (folder of fine-tuned encoders) add the fine-tuned encoder as a candidate: see
     :mod:`fewlabels.finetuned`; with it chosen, ``save_model`` stores its encoder too.
