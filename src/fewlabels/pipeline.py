@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -811,6 +812,9 @@ def check_outputs(input_path, *, reads: dict | None = None, stores: dict | None 
     from .io import table_format
     from .outputs import check_paths
 
+    if not isinstance(input_path, (str, PathLike)):  # e.g. a DataFrame: fewlabels.label takes those
+        raise InputError(f"the input must be the path of a table file; got a {type(input_path).__name__}. For a pandas "
+                         "DataFrame or a pyarrow Table, call fewlabels.label(data, ...), which returns a DataFrame")
     given = {"--" + k.replace("_path", "").replace("_", "-"): v for k, v in outputs.items() if v is not None}
     check_paths({"input": input_path, **(reads or {})}, given, stores)
     if "--out" in given:
