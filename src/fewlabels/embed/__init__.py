@@ -61,6 +61,25 @@ def _folder_fingerprint(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
+@contextmanager
+def quiet_loading():
+    """Inside the block, transformers and huggingface_hub draw no progress bars (the
+    "Loading weights" tqdm bar of transformers 5 when a model is loaded); their previous
+    setting is restored on exit, so a caller's own use of those libraries is left as it was."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except Exception:  # pragma: no cover - transformers comes with sentence-transformers
+        yield
+        return
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # also huggingface_hub's bars
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model loaded from a local folder, on the CPU.
 
@@ -95,7 +114,8 @@ class SentenceTransformerEncoder:
             try:
                 from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(str(self.path), device="cpu")
+                with quiet_loading():
+                    self._model = SentenceTransformer(str(self.path), device="cpu")
             except Exception as exc:  # any failure inside the loader is an encoder problem
                 raise EncoderError(
                     f"{self.path}: could not load as a sentence-transformers model "

@@ -250,7 +250,10 @@ def load_sentence_transformer(path: str | Path, dev: str | None = None):
     try:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(str(path), device=dev or device())
+        from . import quiet_loading
+
+        with quiet_loading():
+            return SentenceTransformer(str(path), device=dev or device())
     except Exception as exc:  # any failure inside the loader is an encoder problem
         raise EncoderError(f"{path}: could not load as a sentence-transformers model for fine-tuning "
                            f"({type(exc).__name__}); pass the folder of a saved sentence-transformers model") from exc
