@@ -134,3 +134,14 @@ def test_loading_the_encoder_draws_no_library_bars(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "Loading weights" not in res.stderr and "\r" not in res.stderr, res.stderr
     assert "Embedding texts: 100% (40/40)" in res.stderr
+
+
+def test_quiet_loading_turns_the_library_bars_off_then_restores_them():
+    from transformers.utils import logging as hf_logging
+
+    from fewlabels.embed import quiet_loading
+
+    before = hf_logging.is_progress_bar_enabled()
+    with quiet_loading():
+        assert not hf_logging.is_progress_bar_enabled()
+    assert hf_logging.is_progress_bar_enabled() == before

@@ -64,7 +64,8 @@ def _folder_fingerprint(folder: Path) -> str:
 @contextmanager
 def quiet_loading():
     """Inside the block, transformers and huggingface_hub draw no progress bars (the
-    "Loading weights" tqdm bar of transformers 5 when a model is loaded); their previous
+    "Loading weights" and "Writing model shards" tqdm bars of transformers 5 when a model is
+    loaded or saved); their previous
     setting is restored on exit, so a caller's own use of those libraries is left as it was."""
     try:
         from transformers.utils import logging as hf_logging

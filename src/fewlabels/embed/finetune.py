@@ -365,7 +365,10 @@ def save_encoder(model, folder: Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        model.save(str(tmp), safe_serialization=True)
+        from . import quiet_loading
+
+        with quiet_loading():  # no "Writing model shards" bar
+            model.save(str(tmp), safe_serialization=True)
         for p in tmp.rglob("*"):  # no pickled file ever ships (load must not run code)
             if p.suffix in (".bin", ".pt", ".pkl", ".pickle"):
                 p.unlink()
