@@ -1,6 +1,9 @@
 """fewlabels: a calibrated label for every item from a few labels.
 
-Library first: :func:`label_arrays` works on numpy arrays, :func:`label_table` on files.
+Library first: :func:`label` labels a pandas DataFrame, a pyarrow Table or a file and returns
+a DataFrame; :func:`label_arrays` works on numpy arrays; :class:`FewLabelsClassifier` is the
+scikit-learn estimator; :func:`fewlabels.pipeline.label_table` works
+on files.
 """
 
 import os as _os
@@ -19,5 +22,9 @@ from .labelers import REGISTRY, make_labeler  # noqa: E402
 from .pipeline import label_arrays  # noqa: E402
 from .result import LabelResult  # noqa: E402
 from .signals import rule  # noqa: E402
+from .api import label  # noqa: E402
+from .estimator import FewLabelsClassifier  # noqa: E402
 
-__all__ = ["FewLabelsError", "LabelResult", "REGISTRY", "label_arrays", "make_labeler", "rule", "__version__"]
+__all__ = ["FewLabelsClassifier", "FewLabelsError", "LabelResult", "REGISTRY", "label", "label_arrays", "make_labeler",
+           "rule", "__version__"]
+

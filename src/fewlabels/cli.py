@@ -40,7 +40,13 @@ RAY_ADDRESS_HELP = ("With --engine ray: 'auto' (a cluster started here with `ray
 
 @contextmanager
 def progress_bars():
-    """Yield a ``progress(stage, done, total)`` callback drawing one bar per stage."""
+    """Yield a ``progress(stage, done, total)`` callback drawing one bar per stage; when stderr
+    is not a terminal, plain lines instead (:class:`fewlabels.cli_help.PlainProgress`)."""
+    if not err.is_terminal:
+        from .cli_help import PlainProgress
+
+        yield PlainProgress(lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True), STAGE_TITLES)
+        return
     bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=err, transient=False, disable=not err.is_terminal)
     tasks: dict[str, int] = {}
@@ -525,6 +531,11 @@ def version_callback(value: bool):
 def _main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
                                        help="Show the version and exit.")):
     """fewlabels: a calibrated label for every row from a few labels."""
+
+
+from .cli_help import apply_help  # noqa: E402  (after every command: groups in --help, examples)
+
+apply_help(app)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ def run_demo(out_dir, *, n_labels: int = 50, random_state: int = 0, cache=None,
     write_table(inp, out_dir / "input.csv")
     result = label_table(out_dir / "input.csv", out_dir / "labeled.csv", text_column="text", label_column="label",
                          report_path=out_dir / "report.json", cache=cache, random_state=random_state,
-                         progress=progress)
+                         progress=progress, finetune="off")  # the demo stays a quick frozen-encoder run
     names = np.asarray(result.report["classes"], dtype=object)
     predicted = names[result.labels]
     unl = ~keep

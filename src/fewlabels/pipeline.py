@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
+from os import PathLike
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -238,7 +239,7 @@ def label_arrays(
         report["core"] = core_report
     if graph_info.get("method") == "ivf":  # approximate: say how close to exact
         report["graph"] = graph_info
-    return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn, selection)
+    return LabelResult(P, labels, confidence, source, chosen, report, end_model, warn, selection, list(classes))
 
 
 # ---------------------------------------------------------------------------------------
@@ -485,7 +486,7 @@ def label_table(
     votes_column: str | None = None,
     report_path=None,
     save_model=None,
-    finetune: str = "off",
+    finetune: str = "auto",
     time_budget: float = 300.0,
     finetune_params=None,
     model_cache=None,
@@ -522,7 +523,7 @@ def label_table(
     Warnings of the libraries used are recorded in the report's ``warnings``, one line each.
     ``fold_case`` merges given labels that differ only by case (see
     :func:`fewlabels.io.read_labels`).
-    ``finetune`` ("off" | "auto" | "on" | "always"), ``time_budget`` (seconds, for "auto"),
+    ``finetune`` ("auto", the default as in the CLI, | "off" | "on" | "always"), ``time_budget`` (seconds, for "auto"),
     ``finetune_params`` (:class:`~fewlabels.embed.finetune.FineTuneParams`) and ``model_cache``
     (folder of fine-tuned encoders) add the fine-tuned encoder as a candidate: see
     :mod:`fewlabels.finetuned`; with it chosen, ``save_model`` stores its encoder too.
@@ -686,6 +687,9 @@ def check_outputs(input_path, *, reads: dict | None = None, stores: dict | None 
     from .io import table_format
     from .outputs import check_paths
 
+    if not isinstance(input_path, (str, PathLike)):  # e.g. a DataFrame: fewlabels.label takes those
+        raise InputError(f"the input must be the path of a table file; got a {type(input_path).__name__}. For a pandas "
+                         "DataFrame or a pyarrow Table, call fewlabels.label(data, ...), which returns a DataFrame")
     given = {"--" + k.replace("_path", "").replace("_", "-"): v for k, v in outputs.items() if v is not None}
     check_paths({"input": input_path, **(reads or {})}, given, stores)
     if "--out" in given:

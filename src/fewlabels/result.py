@@ -20,12 +20,18 @@ class LabelResult:
     Attributes
     ----------
     proba : (n, k) calibrated probabilities of the chosen method (given rows: one-hot)
-    labels : (n,) int codes
+    labels : (n,) int codes into ``classes`` (``label_names``: the names)
     confidence : (n,) calibrated probability of ``labels``
     source : (n,) str, "given" or the method's name
     method : chosen method
     report : JSON-ready dict
     end_model : EndModel or None
+    warnings : list of str
+    classes : the k class names, or None (then read from ``report``)
+    label_names : (n,) object array, the class name of each row's label (a property)
+
+    ``repr(result)`` and, in a notebook, ``result._repr_html_()`` show a summary: the method,
+    the estimate with its interval, the labels per class and the first rows; never the arrays.
     """
 
     proba: np.ndarray
@@ -38,6 +44,25 @@ class LabelResult:
     warnings: list[str] = field(default_factory=list)
     #: the cross-validated selection (out-of-fold probabilities per candidate), None without it
     selection: object = None
+    #: the k class names ``labels`` are codes into (None: read from the report)
+    classes: list | None = None
+
+    @property
+    def label_names(self) -> np.ndarray:
+        """(n,) the class name of each row's label (``labels`` holds their int codes)."""
+        from .result_view import label_names
+
+        return label_names(self)
+
+    def __repr__(self) -> str:  # a few lines, never the arrays (see fewlabels.result_view)
+        from .result_view import text
+
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        from .result_view import to_html
+
+        return to_html(self)
 
 
 def given_labels_win(P: np.ndarray, y: np.ndarray, method: str):

@@ -61,6 +61,9 @@ def _folder_fingerprint(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
+from .quiet import quiet_loading  # noqa: E402,F401 (used below; re-exported)
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model loaded from a local folder, on the CPU.
 
@@ -95,7 +98,8 @@ class SentenceTransformerEncoder:
             try:
                 from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(str(self.path), device="cpu")
+                with quiet_loading():
+                    self._model = SentenceTransformer(str(self.path), device="cpu")
             except Exception as exc:  # any failure inside the loader is an encoder problem
                 raise EncoderError(
                     f"{self.path}: could not load as a sentence-transformers model "

@@ -107,7 +107,10 @@ def load_sentence_transformer(path: str | Path, dev: str | None = None):
     try:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(str(path), device=dev or device())
+        from .quiet import quiet_loading
+
+        with quiet_loading():
+            return SentenceTransformer(str(path), device=dev or device())
     except Exception as exc:  # any failure inside the loader is an encoder problem
         raise EncoderError(f"{path}: could not load as a sentence-transformers model for fine-tuning "
                            f"({type(exc).__name__}); pass the folder of a saved sentence-transformers model") from exc
@@ -219,7 +222,10 @@ def save_encoder(model, folder: Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        model.save(str(tmp), safe_serialization=True)
+        from .quiet import quiet_loading
+
+        with quiet_loading():  # no "Writing model shards" bar
+            model.save(str(tmp), safe_serialization=True)
         for p in tmp.rglob("*"):  # no pickled file ever ships (load must not run code)
             if p.suffix in (".bin", ".pt", ".pkl", ".pickle"):
                 p.unlink()

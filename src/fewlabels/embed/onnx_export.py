@@ -48,7 +48,10 @@ def _load_sentence_transformer(folder: Path):
     try:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(str(folder), device="cpu")
+        from .quiet import quiet_loading
+
+        with quiet_loading():
+            return SentenceTransformer(str(folder), device="cpu")
     except Exception as exc:
         raise EncoderError(f"{folder}: could not load as a sentence-transformers model "
                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc

@@ -17,6 +17,7 @@ by a similarity-weighted vote of the nearest pool items.
 
 from __future__ import annotations
 
+import inspect
 from typing import ClassVar
 
 import numpy as np
@@ -113,11 +114,53 @@ class BaseLabeler:
         P = self.predict_proba(X)
         return self.classes_[np.argmax(P, axis=1)]
 
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+    # -- scikit-learn's parameter contract (sklearn.base.BaseEstimator) -----------------
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The constructor's parameter names, sorted (as scikit-learn reads them)."""
+        init = cls.__init__
+        if init is object.__init__:
+            return []
+        params = inspect.signature(init).parameters.values()
+        return sorted(p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's parameters as stored, ``{name: value}``; with ``deep``, also
+        ``name__sub`` for every parameter that is itself an estimator. Same contract as
+        :meth:`sklearn.base.BaseEstimator.get_params`, so ``sklearn.base.clone``, ``Pipeline``
+        and ``GridSearchCV`` work. O(number of parameters)."""
+        out = {}
+        for key in self._get_param_names():
+            value = getattr(self, key)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update((f"{key}__{k}", v) for k, v in value.get_params().items())
+            out[key] = value
+        return out
+
+    def set_params(self, **params):
+        """Set constructor parameters (``name`` or ``name__sub`` for a nested estimator);
+        returns self. An unknown name is a :class:`~fewlabels.errors.ConfigError` (a ValueError),
+        as in :meth:`sklearn.base.BaseEstimator.set_params`."""
+        from ..errors import ConfigError
+
+        valid = self.get_params(deep=True)
+        nested: dict[str, dict] = {}
+        for key, value in params.items():
+            key, delim, sub = key.partition("__")
+            if key not in valid:
+                raise ConfigError(f"invalid parameter {key!r} for {type(self).__name__}; valid parameters: "
+                                  f"{', '.join(self._get_param_names())}")
+            if delim:
+                nested.setdefault(key, {})[sub] = value
+            else:
+                setattr(self, key, value)
+                valid[key] = value
+        for key, sub_params in nested.items():
+            valid[key].set_params(**sub_params)
+        return self
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if not hasattr(v, "shape"))
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items() if not hasattr(v, "shape"))
         return f"{type(self).__name__}({params})"
 
     # -- to implement -------------------------------------------------------------
