@@ -80,11 +80,10 @@ def test_identifiable_rules_give_a_point_estimate_whose_interval_holds_the_truth
     assert abs(est["value"] - true_acc) < 0.05
 
 
-def test_label_model_spread_makes_it_abstain():
+def test_a_label_model_that_fell_back_makes_it_abstain():
     X, L, _ = overlapping_rules()
     checks = identifiability(L, 3, value=0.9, other=0.7)
-    assert "differ by 0.20" in checks["reason"]
-    assert identifiability(L, 3, value=0.9, other=0.85)["reason"] is None
+    assert checks["reason"] is None and checks["model_spread"] == pytest.approx(0.2)
     assert "fell back" in identifiability(L, 3, fell_back=True)["reason"]
 
 
@@ -189,3 +188,29 @@ def test_class_without_labels_through_label_arrays_keeps_the_truth_in_the_interv
     if (res.labels[y < 0] == 2).any():
         assert est["unlabeled_classes"]["classes"] == ["class_2"]
     assert est["low"] <= true_acc <= est["high"]
+
+
+def test_terminal_and_html_show_an_abstained_estimate_without_a_number():
+    from fewlabels.cli import _fmt_est
+    from fewlabels.report.html import render_report
+    from fewlabels.zero_label_estimate import abstained_estimate
+
+    X, L, _ = one_class_rules(n=400)
+    est = abstained_estimate(identifiability(L, 4), 0.6, model="weighted_majority", value_if_trusted=0.21)
+    line = _fmt_est(est)
+    assert line.startswith("none: abstained") and "0.21" not in line
+    report = {"method": "fused", "estimated_accuracy": est, "candidates": {}, "warnings": [],
+              "calibration": {"temperature": 1.0}, "n_rows": 400, "n_given": 0}
+    page = render_report(report)
+    head = page.split('id="estimate">')[1].split("</div>")[0]
+    assert head == "no estimate" and "abstained" in page and "fewlabels audit TABLE" in page
+
+
+def test_html_says_when_calibration_was_kept_off():
+    from fewlabels.report.html import render_report
+
+    est = {"value": 0.8, "low": 0.7, "high": 0.9, "n_labels": 20}
+    cal = {"temperature": 1.0, "fitted_temperature": 2.0, "ece_before": 0.05, "ece_after": 0.08, "applied": False}
+    page = render_report({"method": "logistic", "estimated_accuracy": est, "candidates": {}, "warnings": [],
+                          "calibration": cal}, oof=np.array([[0.8, 0.2], [0.3, 0.7]]), y_labeled=np.array([0, 1]))
+    assert "kept off" in page

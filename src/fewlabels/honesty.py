@@ -72,7 +72,8 @@ def check_against_labels(est: dict | None, warn: list[str]) -> dict | None:
     """The headline follows the given labels when they contradict the model-based figure.
 
     ``est`` is the report's estimate with a ``cross_validated`` part (out-of-fold accuracy
-    on the given labels, Wilson interval). When the two 95% intervals do not overlap, the
+    on the given labels, Wilson interval). When the two 95% intervals do not overlap (the
+    model's own interval: the mean confidence's, before :func:`span_estimators` widened it), the
     labels are direct evidence and the model's confidences are not: the cross-validated
     figure and its interval become the headline, the model's figure is kept as
     ``model_based``, and a warning says why.
@@ -80,7 +81,9 @@ def check_against_labels(est: dict | None, warn: list[str]) -> dict | None:
     cv = (est or {}).get("cross_validated")
     if not est or not cv or est.get("value") is None:
         return est
-    if cv["high"] >= est["low"] and cv["low"] <= est["high"]:
+    own = est.get("estimators") or {}
+    low, high = own.get("mean_confidence_low", est["low"]), own.get("mean_confidence_high", est["high"])
+    if cv["high"] >= low and cv["low"] <= high:
         return est
     model_based = {key: est[key] for key in ("value", "low", "high", "method") if key in est}
     note = (f"the given labels contradict the model-based estimate: cross-validated accuracy {cv['value']:.3f} "
@@ -140,3 +143,23 @@ def abstain_note(est: dict) -> str:
     """The warning line of an abstained estimate."""
     return (f"no accuracy estimate: {est['reason']}. Bound: {est['low']:.0%}-{est['high']:.0%}. For a verified "
             f"estimate: {est['next_step']}")
+
+
+def span_estimators(conf_est: dict, P_rest, oof, y_labeled, temperature: float) -> dict:
+    """Widen the mean-confidence estimate's interval to the other estimator's figure.
+
+    The bootstrap interval of :func:`~fewlabels.calibrate.confidence_accuracy` covers the
+    noise of the fitted temperature, not the choice of estimator. Average thresholded
+    confidence (ATC, :func:`~fewlabels.calibrate.thresholded_confidence_accuracy`) reads the
+    same confidences another way; where the two disagree, neither is known to be right, so
+    the interval spans both (``estimators`` records them). Cost: O((n + m)·k).
+    """
+    from .calibrate import apply_temperature, thresholded_confidence_accuracy
+
+    atc = thresholded_confidence_accuracy(apply_temperature(P_rest, temperature), apply_temperature(oof, temperature),
+                                          y_labeled)
+    if not np.isfinite(atc):
+        return conf_est
+    return dict(conf_est, low=float(min(conf_est["low"], atc)), high=float(max(conf_est["high"], atc)),
+                estimators={"mean_confidence": conf_est["value"], "mean_confidence_low": conf_est["low"],
+                            "mean_confidence_high": conf_est["high"], "thresholded_confidence": float(atc)})

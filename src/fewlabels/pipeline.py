@@ -20,8 +20,8 @@ from .calibrate import apply_temperature, confidence_accuracy, cross_fitted_ece,
 from .endmodel import EndModel
 from .errors import ConfigError, InputError, where
 from .graph import knn_graph
-from .honesty import (abstain_note, check_against_labels, keep_calibration_if_it_helps, unlabeled_classes_share,
-                      vector_warnings)
+from .honesty import (abstain_note, check_against_labels, keep_calibration_if_it_helps, span_estimators,
+                      unlabeled_classes_share, vector_warnings)
 from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
 from .pool_core import CORE_SIZE, core_rows, extend_to_pool, extension_info
 from .select import select_labeler, wilson_interval
@@ -243,6 +243,8 @@ def label_arrays(
         t = _timer()
         conf_est = confidence_accuracy(P_raw[y < 0], selection.scores[chosen].oof_proba, selection.y_labeled,
                                        temperature=T, random_state=random_state)
+        conf_est = span_estimators(conf_est, P_raw[y < 0], selection.scores[chosen].oof_proba, selection.y_labeled,
+                                   T)  # the interval spans the estimators, not only the temperature's noise
         timings["estimate"] = t()
     elif selection is None and votes is not None and not len(lab):  # rules and no label: model-based only
         from .zero_label_estimate import rules_accuracy_estimate
@@ -305,7 +307,8 @@ def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, 
                    "method": conf_est.get("method", "mean calibrated confidence of the labels on the rows without a "
                                           "given label (temperature fitted on out-of-fold predictions); 95% "
                                           "bootstrap interval over the given labels"),
-                   "cross_validated": cross_validated}
+                   "cross_validated": cross_validated,
+                   **{key: conf_est[key] for key in ("estimators",) if key in conf_est}}
         else:
             est = {**cross_validated, "n_labels": s.n}
         candidates = {name: sc.as_dict() for name, sc in selection.scores.items()}
