@@ -140,8 +140,8 @@ def one_run(pool: dict, n_labels: int, hide: int, seed: int) -> dict:
             "reason": est.get("reason"), "method": res.method, "model": est.get("model"),
             "cross_validated": (est.get("cross_validated") or {}).get("value"), "n_given": int((y >= 0).sum()),
             "hidden_classes": [pool["classes"][c] for c in hidden],
-            "calibration": {key: res.report["calibration"].get(key) for key in ("temperature", "ece_before",
-                                                                                  "ece_after", "kept")},
+            "calibration": {key: res.report["calibration"].get(key) for key in ("temperature", "fitted_temperature",
+                                                                                  "ece_before", "ece_after", "applied")},
             "warnings": res.report.get("warnings", []), "seconds": round(time.perf_counter() - t, 2)}
 
 
@@ -155,7 +155,7 @@ def summarize(records: list[dict]) -> str:
         err = [r["value"] - r["truth"] for r in point]
         cov = [r["low"] is not None and r["low"] - 1e-9 <= r["truth"] <= r["high"] + 1e-9 for r in rs]
         cal = [r for r in rs if r["calibration"].get("ece_after") is not None]
-        worse = sum(1 for r in cal if r["calibration"].get("kept", True) and
+        worse = sum(1 for r in cal if r["calibration"].get("applied", True) and
                     r["calibration"]["ece_after"] > r["calibration"]["ece_before"])
         rows.append([setting, len(rs), len(rs) - len(point), float(np.mean(err)) if err else None,
                      float(np.mean(np.abs(err))) if err else None, float(np.max(np.abs(err))) if err else None,
