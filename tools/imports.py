@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("vectors", ("embed/", "graph.py")),
     ("methods", ("labelers/",)),
     ("steps", ("select.py", "endmodel.py", "pool_core.py", "learning_curve.py", "zero_label_estimate.py",
-               "text_vectors.py", "signals/", "result.py", "result_view.py", "report/", "plan.py", "audit.py")),
+               "text_vectors.py", "signals/", "result.py", "result_view.py", "report/", "plan.py", "audit.py", "honesty.py")),
     ("candidates", ("groups.py", "finetuned.py")),
     ("pipeline", ("pipeline.py",)),
     ("faces", ("__init__.py", "__main__.py", "api.py", "estimator.py", "cli_help.py", "demo.py", "discover.py", "loop/", "cli.py")),

@@ -126,6 +126,8 @@ def _fmt_est(est) -> str:
                 "audit labels)")
     if "share_error" in est:  # label proportions: estimated on held-out bags
         return f"{est['value']:.3f} (held-out bags; share error {est['share_error']:.3f})"
+    if est.get("abstained"):  # no point estimate: the rules cannot identify it (the reason is a note)
+        return f"none: abstained (bound {est['low']:.3f}-{est['high']:.3f}; see the note below)"
     if est.get("verified_by_labels") is False:  # rules and no label: model-based
         return f"{est['value']:.3f} (95% {est['low']:.3f}-{est['high']:.3f}; unverified: no labels)"
     cv = f"; CV {est['cross_validated']['value']:.3f}" if "cross_validated" in est else ""  # fits 80 columns
@@ -140,7 +142,10 @@ def _print_summary(report: dict) -> None:
         t.add_row("model-based estimate", _fmt_est(report["estimated_accuracy"]["model_based"]))
     cal = report["calibration"]
     if "ece_after" in cal:
-        t.add_row("calibration error (ECE)", f"{cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T={cal['temperature']:.2f})")
+        kept_off = cal.get("applied") is False  # scaling would not lower the ECE: uncalibrated kept
+        t.add_row("calibration error (ECE)", f"{cal['ece_before']:.3f} -> {cal['ece_after']:.3f} (T="
+                  f"{cal.get('fitted_temperature', cal['temperature']):.2f})" + (": not lower, kept off (T=1)"
+                                                                              if kept_off else ""))
     t.add_row("rows", f"{report['n_rows']} ({report['n_given']} given)")
     out.print(t)
     from .report.text import finetune_line

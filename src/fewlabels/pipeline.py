@@ -19,6 +19,8 @@ from .calibrate import apply_temperature, confidence_accuracy, cross_fitted_ece,
 from .endmodel import EndModel
 from .errors import ConfigError, InputError, where
 from .graph import knn_graph
+from .honesty import (abstain_note, check_against_labels, keep_calibration_if_it_helps, span_estimators,
+                      unlabeled_classes_share, vector_warnings)
 from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
 from .pool_core import CORE_SIZE, core_rows, extend_to_pool, extension_info
 from .threads import one_blas_thread, with_one_blas_thread
@@ -113,6 +115,7 @@ def label_arrays(
     if single:
         warn.append(f"{len(single)} class(es) have only one given label ({', '.join(single[:10])}"
                     f"{', ...' if len(single) > 10 else ''}); the accuracy estimate for them is rough")
+    warn.extend(vector_warnings(X))  # before labeling: vectors that cannot tell rows apart
 
     if votes is not None:
         votes = np.asarray(votes)
@@ -194,6 +197,7 @@ def label_arrays(
         oof = selection.scores[chosen].oof_proba
         T = fit_temperature(oof, selection.y_labeled)
         ece = cross_fitted_ece(oof, selection.y_labeled, selection.fold_of)
+        T, ece = keep_calibration_if_it_helps(T, ece, warn)  # T = 1 when scaling does not lower the ECE
         timings["calibrate"] = t()
 
     t = _timer()
@@ -216,12 +220,16 @@ def label_arrays(
         t = _timer()
         conf_est = confidence_accuracy(P_raw[y < 0], selection.scores[chosen].oof_proba, selection.y_labeled,
                                        temperature=T, random_state=random_state)
+        conf_est = span_estimators(conf_est, P_raw[y < 0], selection.scores[chosen].oof_proba, selection.y_labeled,
+                                   T)  # the interval spans the estimators, not only the temperature's noise
         timings["estimate"] = t()
     elif selection is None and votes is not None and not len(lab):  # rules and no label: model-based only
         from .zero_label_estimate import rules_accuracy_estimate
 
         t = _timer()
         conf_est = rules_accuracy_estimate(X, votes, k, labels=P_raw.argmax(axis=1), random_state=random_state)
+        if conf_est.get("abstained"):
+            warn.append(abstain_note(conf_est))
         timings["estimate"] = t()
     P, labels, confidence, source = given_labels_win(P, y, chosen)
 
@@ -235,6 +243,8 @@ def label_arrays(
 
     report = build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, timings,
                           random_state, len(X), conf_est)
+    est = check_against_labels(report["estimated_accuracy"], warn)  # the labels' evidence wins
+    report["estimated_accuracy"] = unlabeled_classes_share(est, labels, confidence, y, classes, warn)
     if core_report is not None:
         report["core"] = core_report
     if graph_info.get("method") == "ivf":  # approximate: say how close to exact
@@ -536,6 +546,7 @@ def label_table(
 
     from .embed import EmbeddingCache
     from .errors import captured_warnings
+    from .honesty import fill_table_name
     from .io import text_column as read_texts
     from .outputs import Outputs
     from .validation import check_random_state
@@ -614,6 +625,7 @@ def label_table(
 
             mark_unknown(result, X, y, unknown=unknown_rows, **(unknown_options or {}))
     result.warnings[:0] = notes  # label notes first, then library warnings (the report's list)
+    fill_table_name(result.report, result.warnings, input_path)  # an abstained estimate's next step
     if rules_report is not None:
         result.report["rules"] = rules_report
         from .signals.synthesis import is_synthesized

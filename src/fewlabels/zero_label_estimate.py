@@ -32,7 +32,14 @@ widened to include the one-coin model's estimate (``other_model_value``). It cov
 uncertainty of the parameters and the choice between the two models, not rules that err
 together (their dependence is what no unlabeled statistic checks).
 
-Measured (``bench/wrench.py``, 0 labels, pool = train + test): see BENCHMARKS.md §9.
+When agreement cannot identify the rules' accuracies (:func:`identifiability`: too few rows
+with two votes, one-class rules that hardly ever conflict, Dawid-Skene fell back), no value
+is given: the estimate abstains with the bound [0, 1], the reason, and the audit command that
+turns it into a verified estimate (:func:`abstained_estimate`). Issue 22's ten one-class
+keyword rules said 0.206 for labels 0.893 right; such rules now abstain.
+
+Measured (``bench/wrench.py``, 0 labels, pool = train + test): see BENCHMARKS.md §9;
+``bench/estimate.py`` for the estimate against the truth across settings.
 
 Cost: the two label-model fits, O(iters·N·m·k²), two logistic fits on the covered rows,
 and O(n_draws·s·m·k²) for the interval on a sample of at most ``sample`` covered rows.
@@ -121,17 +128,94 @@ def rules_accuracy_estimate(X, L, n_classes: int, *, labels=None, random_state: 
 
     value = combine(a_cov, a_rules)
     a_unc = None if coverage == 1 or not np.isfinite(g) else uncovered(a_rules)
-    draws = [combine(*of_target(P)) for P in _posterior_draws(model, L, y, Lc, k, n_draws, rng)] if len(Lc) else []
-    low, high = (float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))) if draws else (0.0, 1.0)
     other = None  # the one-coin model's estimate too, when Dawid-Skene was used: the interval spans both
     if isinstance(model, DawidSkeneLabeler) and len(Lc):
         one_coin = WeightedMajorityLabeler(n_classes=k, random_state=random_state).fit(L, y)
         other = combine(*of_target(one_coin.predict_proba(Lc)))
+    checks = identifiability(L, k, fell_back=not isinstance(model, DawidSkeneLabeler), value=value, other=other)
+    if checks["reason"] is not None:
+        return abstained_estimate(checks, coverage, model=model.name, value_if_trusted=value, other_value=other)
+    draws = [combine(*of_target(P)) for P in _posterior_draws(model, L, y, Lc, k, n_draws, rng)] if len(Lc) else []
+    low, high = (float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))) if draws else (0.0, 1.0)
+    if other is not None:
         low, high = min(low, other), max(high, other)
     return {"value": value, "low": min(low, value), "high": max(high, value), "covered_accuracy": a_cov,
             "uncovered_accuracy": a_unc, "model": model.name, "other_model_value": other,
             "coverage": coverage, "agreement": None if not np.isfinite(g) else g, "n_labels": 0,
-            "verified_by_labels": False, "method": METHOD}
+            "verified_by_labels": False, "abstained": False, "identifiability": checks, "method": METHOD}
+
+
+#: below these, the rules' agreement is too thin to identify their accuracies (see :func:`identifiability`)
+MIN_MULTI_ROWS, MIN_MULTI_SHARE = 30, 0.05
+MIN_CONFLICT_ROWS, MIN_CONFLICT_SHARE = 20, 0.02
+#: the command that turns an abstained estimate into a verified one (TABLE: the input)
+AUDIT_COMMAND = ("fewlabels audit TABLE --n 50 --out audit.csv  # label the rows in audit.csv, then: "
+                 "fewlabels label TABLE ... --audit audit.csv")
+
+
+def identifiability(L, k: int, *, fell_back: bool = False, value=None, other=None) -> dict:
+    """Can the rules' agreement identify their accuracies? The checks, and the first that fails.
+
+    Without labels, a rule's accuracy shows only where it votes beside other rules: where
+    they agree (rows with two or more votes) and, for rules that each vote one class, where
+    rules of different classes vote on the same row (a conflict: one of them is wrong). Two
+    one-class rules of the same class always agree when they both fire, whatever their
+    accuracy, so conflicts are the only evidence of error. The estimate is refused
+    (``reason`` set) when
+
+    * fewer than ``MIN_MULTI_ROWS`` rows, or ``MIN_MULTI_SHARE`` of the covered rows, have two or more votes;
+    * every rule votes one class and fewer than ``MIN_CONFLICT_ROWS`` rows, or
+      ``MIN_CONFLICT_SHARE`` of the covered rows, hold votes for two classes;
+    * Dawid-Skene fell back (``fell_back``: its fit emptied a class the rules vote for), so no
+      class-dependent model of the rules stands.
+
+    The gap between the two label models' estimates (``value``, ``other``) is recorded as
+    ``model_spread``; it is not a reason to abstain (the one-coin model is wrong for one-class
+    rules by construction, see the module's notes) but the interval spans both.
+
+    Cost: O(N·m).
+    """
+    L = np.asarray(L)
+    votes = L >= 0
+    n_votes = votes.sum(axis=1)
+    covered = int((n_votes > 0).sum())
+    multi = int((n_votes >= 2).sum())
+    lo = np.where(votes, L, k).min(axis=1)
+    hi = np.where(votes, L, -1).max(axis=1)
+    conflict = int(((n_votes >= 2) & (lo != hi)).sum())
+    one_class = all(len(np.unique(L[votes[:, j], j])) <= 1 for j in range(L.shape[1]))
+    spread = None if value is None or other is None else float(abs(value - other))
+    out = {"covered_rows": covered, "rows_with_two_votes": multi, "rows_with_conflict": conflict,
+           "one_class_rules": bool(one_class), "label_model_fell_back": bool(fell_back), "model_spread": spread,
+           "reason": None}
+    if covered == 0:
+        out["reason"] = "no rule votes on any row"
+    elif multi < max(MIN_MULTI_ROWS, MIN_MULTI_SHARE * covered):
+        out["reason"] = (f"only {multi} of {covered} covered rows have two or more votes: too little agreement "
+                         "to tell how often the rules are right")
+    elif one_class and conflict < max(MIN_CONFLICT_ROWS, MIN_CONFLICT_SHARE * covered):
+        out["reason"] = (f"every rule votes one class and only {conflict} of {covered} covered rows hold votes "
+                         "for two classes: rules of one class agree whatever their accuracy, so nothing shows "
+                         "how often they are wrong")
+    elif fell_back:
+        out["reason"] = ("the class-dependent label model (Dawid-Skene) could not be fitted soundly (it emptied "
+                         "a class the rules vote for) and fell back: no model of the rules stands")
+    return out
+
+
+def abstained_estimate(checks: dict, coverage: float, *, model: str | None = None, value_if_trusted=None,
+                       other_value=None) -> dict:
+    """The estimate that is not given: no value, the bound [0, 1] and why.
+
+    With no label and rules whose accuracies agreement cannot identify, any accuracy from 0
+    to 1 fits the votes equally well (relabel the classes the rules vote for and the same
+    votes are explained), so no narrower bound holds without assumptions the data cannot
+    check. The model's figure is kept as ``unverified_model_value`` for reference only."""
+    return {"value": None, "low": 0.0, "high": 1.0, "abstained": True, "reason": checks["reason"],
+            "bound": "any accuracy from 0 to 1 fits these votes: without labels nothing narrows it",
+            "next_step": AUDIT_COMMAND, "model": model, "unverified_model_value": value_if_trusted,
+            "other_model_value": other_value, "coverage": coverage, "n_labels": 0,
+            "verified_by_labels": False, "identifiability": checks, "method": METHOD}
 
 
 def _posterior_model(L, y, k: int, random_state):

@@ -136,7 +136,8 @@ def run_case(name: str, tmp: Path) -> dict:
                      **opts)
     table = read_table(out)
     cols = {c: table.column(c).to_pylist() for c in table.column_names if c.startswith("fewlabels_")}
-    return {"columns": cols, "report": flatten(json.loads(report.read_text()))}
+    text = report.read_text().replace(json.dumps(str(tmp))[1:-1], "TMP")  # paths of this run (in commands shown)
+    return {"columns": cols, "report": flatten(json.loads(text))}
 
 
 def flatten(obj, prefix: str = "") -> dict:

@@ -169,7 +169,13 @@ def render_report(report: dict, *, confidence=None, oof=None, y_labeled=None, te
     parts = []
     est = report.get("estimated_accuracy")
     cards = []
-    if est:
+    if est and est.get("abstained"):
+        cards.append('<div class="card"><h2>Estimated accuracy</h2><div class="big" id="estimate">no estimate</div>'
+                     f'<div><b>abstained</b>: {esc(est["reason"])}</div><div>bound {est["low"]:.3f} – '
+                     f'{est["high"]:.3f}: {esc(est.get("bound", ""))}</div><div>for a verified estimate: '
+                     f'<code>{esc(est.get("next_step", ""))}</code></div><p class="muted">method <b>'
+                     f'{esc(report["method"])}</b>; {esc(est.get("method", ""))}</p></div>')
+    elif est:
         cv = est.get("cross_validated")
         basis = (f'verified by {est["n_audit"]} random audit labels' if est.get("verified_by_labels") is True
                  else f'from {est.get("n_labels", 0)} given labels')
@@ -204,6 +210,9 @@ def render_report(report: dict, *, confidence=None, oof=None, y_labeled=None, te
         P = P / P.sum(axis=1, keepdims=True)
         ece = (f'ECE {cal["ece_before"]:.3f} → {cal["ece_after"]:.3f}, temperature {temperature:.2f}'
                if "ece_after" in cal else f"temperature {temperature:.2f}")
+        if cal.get("applied") is False:  # scaling would not have helped: the uncalibrated probabilities kept
+            ece = (f'ECE {cal["ece_before"]:.3f} uncalibrated; temperature scaling (T={cal["fitted_temperature"]:.2f})'
+                   f' would give {cal["ece_after"]:.3f}, not lower, so it was <b>kept off</b> (T=1)')
         plots.append('<div class="card"><h2>Reliability before and after calibration</h2>'
                      f'<p class="muted">out-of-fold predictions on the {len(y_labeled)} given labels; {ece}</p>'
                      + reliability_svg(P, apply_temperature(P, temperature), np.asarray(y_labeled)) + "</div>")

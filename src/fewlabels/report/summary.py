@@ -30,7 +30,8 @@ def build_report(classes, y, labels, chosen, selection, T, ece, fallback, warn, 
                    "method": conf_est.get("method", "mean calibrated confidence of the labels on the rows without a "
                                           "given label (temperature fitted on out-of-fold predictions); 95% "
                                           "bootstrap interval over the given labels"),
-                   "cross_validated": cross_validated}
+                   "cross_validated": cross_validated,
+                   **{key: conf_est[key] for key in ("estimators",) if key in conf_est}}
         else:
             est = {**cross_validated, "n_labels": s.n}
         candidates = {name: sc.as_dict() for name, sc in selection.scores.items()}
