@@ -93,6 +93,19 @@ def sample_labels(y: np.ndarray, n_labels: int, seed: int) -> np.ndarray:
     return out
 
 
+def pool_rows(y: np.ndarray, n_labels: int, pool_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pool rows of a train split, y of the pool): ``n_labels`` random rows keep their label
+    (:func:`sample_labels`), plus random unlabeled rows up to ``pool_size`` rows (the fine-tuning
+    and defaults benches draw their pools so, the same for the same seed)."""
+    y_full = sample_labels(y, n_labels, seed)
+    lab_rows = np.flatnonzero(y_full >= 0)
+    rng = np.random.default_rng(seed)
+    rest = np.flatnonzero(y_full < 0)
+    extra = rng.choice(rest, size=max(0, min(pool_size - len(lab_rows), len(rest))), replace=False)
+    rows = np.sort(np.concatenate([lab_rows, extra]))
+    return rows, y_full[rows]
+
+
 def accuracy(pred: np.ndarray, true: np.ndarray) -> float:
     """Share of rows where ``pred`` equals ``true``; NaN when there are no rows."""
     true = np.asarray(true)

@@ -34,20 +34,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, read_split, run_info, sample_labels  # noqa: E402
+from common import DATA, pool_rows, read_split, run_info  # noqa: E402
 
 FEWLABELS = [sys.executable, "-c", "from fewlabels.cli import main; main()"]
-
-
-def pool_rows(y_tr: np.ndarray, n_labels: int, pool_size: int, seed: int):
-    """(pool rows of the train split, y of the pool): the same draw as bench/finetune.py."""
-    y_full = sample_labels(y_tr, n_labels, seed)
-    lab_rows = np.flatnonzero(y_full >= 0)
-    rng = np.random.default_rng(seed)
-    rest = np.flatnonzero(y_full < 0)
-    extra = rng.choice(rest, size=max(0, min(pool_size - len(lab_rows), len(rest))), replace=False)
-    rows = np.sort(np.concatenate([lab_rows, extra]))
-    return rows, y_full[rows]
 
 
 def write_csv(path: Path, texts, labels) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, read_split, run_info, sample_labels  # noqa: E402
+from common import DATA, pool_rows, read_split, run_info  # noqa: E402
 
 from fewlabels.classes import ClassSpec  # noqa: E402
 from fewlabels.embed import EmbeddingCache, SentenceTransformerEncoder, default_model_path, embed_texts  # noqa: E402
@@ -85,14 +85,8 @@ def run_one(name: str, seed: int, n_labels: int, pool_size: int, always: bool, t
 
         params = replace(params, steps=steps or params.steps, fold_steps=fold_steps or params.fold_steps)
     classes, t_tr, y_tr, t_te, y_te = load_texts(name)
-    y_full = sample_labels(y_tr, n_labels, seed)
-    lab_rows = np.flatnonzero(y_full >= 0)
-    rng = np.random.default_rng(seed)
-    rest = np.flatnonzero(y_full < 0)
-    extra = rng.choice(rest, size=max(0, min(pool_size - len(lab_rows), len(rest))), replace=False)
-    rows = np.sort(np.concatenate([lab_rows, extra]))
+    rows, y = pool_rows(y_tr, n_labels, pool_size, seed)
     texts = [t_tr[i] for i in rows]
-    y = y_full[rows]
     truth = y_tr[rows]
     unl = y < 0
     spec = ClassSpec(classes, {})

@@ -234,15 +234,10 @@ def part_openset(seeds, rows, disc_rows, datasets=("trec", "banking77"), referen
         ds = load_train(name)
         X, truth, k = ds.X_train, ds.y_train, len(ds.classes)
         for seed in seeds:
-            rng = np.random.default_rng(seed)
-            hidden = rng.choice(k, k // 3, replace=False)
-            known_cls = [c for c in range(k) if c not in hidden]
+            y, known, known_cls = openset_case(name, seed, ds)  # the same draws as before
+            hidden = [c for c in range(k) if c not in known_cls]
             remap = np.full(k, -1)
             remap[known_cls] = np.arange(len(known_cls))
-            known = remap[truth] >= 0
-            y = np.full(len(truth), -1)
-            lab = rng.choice(np.flatnonzero(known), OPENSET_LABELS[name], replace=False)
-            y[lab] = remap[truth[lab]]
             names = [ds.classes[c] for c in known_cls]
             t = time.perf_counter()
             res = label_arrays(X, y, names, class_embeddings=ds.class_embeddings[known_cls],
