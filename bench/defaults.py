@@ -47,6 +47,17 @@ def write_csv(path: Path, texts, labels) -> None:
     write_table(pa.table({"text": list(texts), "label": list(labels)}), path)
 
 
+def dry_run_total(stdout: str) -> float | None:
+    """The predicted total seconds in ``fewlabels label --dry-run``'s table."""
+    import re
+
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in re.split(r"[│|]", line) if c.strip()]
+        if cells and cells[0] == "total" and len(cells) > 1:
+            return float(cells[1].replace(",", ""))
+    return None
+
+
 def timed(cmd: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
     """(wall seconds, peak RSS in GB, the process) of ``cmd`` under /usr/bin/time."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
@@ -58,8 +69,8 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float, subprocess.Completed
     return wall, (int(lines[-1]) / 1024 ** 2 if lines else float("nan")), proc
 
 
-def run_one(name: str, seed: int, n_labels: int, pool_size: int, extra: list[str], dry_run_too: bool,
-            repeat_to: int | None = None) -> dict:
+def make_pool(name: str, n_labels: int, pool_size: int, seed: int, repeat_to: int | None = None):
+    """(classes, pool texts, pool y, pool truth, test texts, test labels) of one run."""
     t_tr, l_tr = read_split(DATA / name / "train.csv")
     t_te, l_te = read_split(DATA / name / "test.csv")
     classes = sorted(set(l_tr))
@@ -71,8 +82,13 @@ def run_one(name: str, seed: int, n_labels: int, pool_size: int, extra: list[str
         t_tr, y_tr = (list(t_tr) * reps)[:repeat_to], np.tile(y_tr, reps)[:repeat_to]
         pool_size = repeat_to
     rows, y = pool_rows(y_tr, n_labels, pool_size, seed)
-    texts = [t_tr[i] for i in rows]
-    truth = y_tr[rows]
+    return classes, [t_tr[i] for i in rows], y, y_tr[rows], t_te, l_te, rows
+
+
+def run_one(name: str, seed: int, n_labels: int, pool_size: int, extra: list[str], dry_run_too: bool,
+            repeat_to: int | None = None) -> dict:
+    classes, texts, y, truth, t_te, l_te, rows = make_pool(name, n_labels, pool_size, seed, repeat_to)
+    code = {c: i for i, c in enumerate(classes)}
     unl = y < 0
     rec = {"dataset": name, "seed": seed, "n_pool": len(rows), "n_labels": int((~unl).sum()), "k": len(classes),
            "n_test": len(t_te), "extra": extra,
@@ -87,8 +103,7 @@ def run_one(name: str, seed: int, n_labels: int, pool_size: int, extra: list[str
         if dry_run_too:
             proc = subprocess.run([*FEWLABELS, "label", str(src), "--out", str(tmp / "x.csv"), "--dry-run", *extra],
                                   env=env, capture_output=True, text=True)
-            total = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("total")]
-            rec["dry_run_s"] = float(total[0].split()[1].replace(",", "")) if total else None
+            rec["dry_run_s"] = dry_run_total(proc.stdout)
         cmd = [*FEWLABELS, "label", str(src), "--out", str(tmp / "out.csv"), "--report", str(tmp / "report.json"),
                "--save-model", str(tmp / "model"), "--html", str(tmp / "report.html"), *extra]
         wall, peak, proc = timed(cmd, env)
@@ -134,16 +149,11 @@ def load_setfit(paths: list[Path]) -> dict:
     return out
 
 
-def run_setfit_live(name: str, seed: int, n_labels: int, pool_size: int) -> dict:
+def run_setfit_live(name: str, seed: int, n_labels: int, pool_size: int, repeat_to: int | None = None) -> dict:
     from finetune import run_setfit
 
-    t_tr, l_tr = read_split(DATA / name / "train.csv")
-    t_te, l_te = read_split(DATA / name / "test.csv")
-    classes = sorted(set(l_tr))
+    classes, texts, y, _, t_te, l_te, rows = make_pool(name, n_labels, pool_size, seed, repeat_to)
     code = {c: i for i, c in enumerate(classes)}
-    y_tr = np.array([code[c] for c in l_tr])
-    rows, y = pool_rows(y_tr, n_labels, pool_size, seed)
-    texts = [t_tr[i] for i in rows]
     lab = np.flatnonzero(y >= 0)
     s = run_setfit([texts[i] for i in lab], y[lab], texts, t_te, seed)
     y_te = np.array([code[c] for c in l_te])
@@ -197,7 +207,7 @@ def main(argv=None) -> int:
             rec = run_one(name, seed, args.n_labels, args.pool, shlex.split(args.extra), args.dry_run_too, args.rows)
             s = setfit.get((name, seed))
             if args.setfit:
-                s = run_setfit_live(name, seed, args.n_labels, args.pool)
+                s = run_setfit_live(name, seed, args.n_labels, args.pool, args.rows)
             if s is not None:
                 if (s["n_pool"], s["n_labels"]) != (rec["n_pool"], rec["n_labels"]):
                     raise SystemExit(f"{name} seed {seed}: SetFit's record has another pool")
