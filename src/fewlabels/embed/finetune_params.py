@@ -34,11 +34,11 @@ class FineTuneParams:
     n_splits : folds of the given labels for the fine-tuned candidates (one encoder each);
         fewer than the frozen selection's 5, as each fold costs an encoder
 
-    Defaults: 2 folds and 1,000 sub-pool rows (until 2026-12-04: 3 and 2,000). The fold
-    encoders only score the fine-tuned candidates (the choice and the estimate, whose label
-    gain corrects from the folds' share of the labels to all of them); the final encoder,
-    which makes the labels, is unchanged. A third fold and the larger sub-pool cost about
-    40 of the 137 s of a 2,000-row TREC run (BENCHMARKS.md section 8), which SetFit does in 108.
+    Defaults: 3 folds and 2,000 sub-pool rows, as measured in BENCHMARKS.md section 8. Two
+    folds and 1,000 rows (tried on 2026-12-04, section 14) saved about 20-40 s of a 2,000-row
+    run, but each fold encoder then sees half the labels, and the estimate built on them was
+    5.6 (trec) and 14 (emotion) points pessimistic on seed 1: the learning curve's label gain
+    does not make up for an encoder trained on half the labels.
     """
 
     steps: int = 120
@@ -51,8 +51,8 @@ class FineTuneParams:
     pseudo_min_confidence: float = 0.5
     anchor_weight: float = 1.0
     max_pairs: int = 200_000
-    sub_pool: int = 1000
-    n_splits: int = 2
+    sub_pool: int = 2000
+    n_splits: int = 3
 
     def __post_init__(self):
         for name in ("steps", "fold_steps", "batch_classes", "per_class", "max_seq_length", "max_pairs", "sub_pool",
