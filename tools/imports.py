@@ -25,7 +25,7 @@ PACKAGE = "fewlabels"
 
 #: the layers, bottom first (ARCHITECTURE.md); a room may import its own layer and the ones below
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("_version.py", "errors.py", "validation.py", "classes.py", "calibrate.py", "pool.py", "ann.py", "threads.py",
+    ("ground", ("_version.py", "errors.py", "validation.py", "classes.py", "calibrate.py", "pool.py", "options.py", "ann.py", "threads.py",
                 "engine/")),
     ("files", ("io/", "outputs.py", "bags.py")),
     ("vectors", ("embed/", "graph.py")),

@@ -22,7 +22,9 @@ from .graph import knn_graph
 from .honesty import (abstain_note, check_against_labels, keep_calibration_if_it_helps, span_estimators,
                       unlabeled_classes_share, vector_warnings)
 from .labelers.registry import accepts, available, get_labeler_class, labeler_input, make_labeler
-from .pool_core import CORE_SIZE, core_rows, extend_to_pool, extension_info
+from .options import LabelOptions
+from .pool import Pool
+from .pool_core import core_rows, extend_to_pool, extension_info
 from .threads import one_blas_thread, with_one_blas_thread
 from .report.summary import build_report
 from .result import LabelResult, given_labels_win
@@ -58,47 +60,36 @@ def _timer():
 
 
 @with_one_blas_thread
-def label_arrays(
-    X,
-    y,
-    classes: Sequence[str],
-    *,
-    class_embeddings=None,
-    votes=None,
-    method: str = "auto",
-    candidates: Sequence[str] | None = None,
-    n_splits: int = 5,
-    n_neighbors: int = 10,
-    random_state: int | None = 0,
-    fit_end_model: bool = True,
-    progress: Progress | None = None,
-    timings: dict | None = None,
-    core_size: int | None = CORE_SIZE,
-    engine=None,
-) -> LabelResult:
-    """Label every row of ``X`` from the few labels in ``y``.
+def label_arrays(pool: Pool, options: LabelOptions | None = None, *, progress: Progress | None = None,
+                 timings: dict | None = None, engine=None) -> LabelResult:
+    """Label every row of ``pool.X`` from the few labels in ``pool.y``.
 
     Parameters
     ----------
-    X : array of shape (n, d)
-    y : array of shape (n,), int codes into ``classes``, -1 for unlabeled
-    classes : k class names
-    class_embeddings : array (k, d), optional
-        Embeddings of the class names/descriptions (enables zero-shot and lets classes
-        without labels be found).
-    method : "auto" or a registry name
-    votes : array (n, m), optional
-        The rules' label matrix L (class codes, -1 = abstain); adds the label models and
-        the fused method (:data:`RULE_CANDIDATES`) to the candidates.
-    candidates : names tried by "auto" (default: :data:`AUTO_CANDIDATES`, plus
-        :data:`RULE_CANDIDATES` with ``votes``)
-    core_size : int or None, default=20,000
-        Above this many rows, selection, calibration and the fit run on a core (all labeled
-        rows plus a random sample of the rest) and the fitted method labels the other rows
-        in blocks (:mod:`fewlabels.pool_core`): time and memory of everything but that last
-        pass stay constant in n. None: always the whole pool.
+    pool : :class:`~fewlabels.pool.Pool` with
+        X : array of shape (n, d);
+        y : array of shape (n,), int codes into ``classes``, -1 for unlabeled;
+        classes : k class names;
+        class_embeddings : array (k, d), optional: embeddings of the class names/descriptions
+        (enables zero-shot and lets classes without labels be found);
+        votes : array (n, m), optional: the rules' label matrix L (class codes, -1 = abstain);
+        adds the label models and the fused method (:data:`RULE_CANDIDATES`) to the candidates.
+    options : :class:`~fewlabels.options.LabelOptions`; its ``methods`` are read:
+        method ("auto" or a registry name), candidates (names tried by "auto"; default:
+        :data:`AUTO_CANDIDATES`, plus :data:`RULE_CANDIDATES` with ``votes``), n_splits,
+        n_neighbors, random_state, fit_end_model, and core_size (default 20,000): above this
+        many rows, selection, calibration and the fit run on a core (all labeled rows plus a
+        random sample of the rest) and the fitted method labels the other rows in blocks
+        (:mod:`fewlabels.pool_core`): time and memory of everything but that last pass stay
+        constant in n. None: always the whole pool.
+    progress : optional ``progress(step, done, total)``
+    timings : optional dict that receives the seconds of each step
     engine : optional (:mod:`fewlabels.engine`): the k-NN graph's search runs in blocks on it
     """
+    opts = (options or LabelOptions()).methods
+    X, y, classes, class_embeddings, votes = pool.X, pool.y, list(pool.classes), pool.class_embeddings, pool.votes
+    method, candidates, n_splits, n_neighbors = opts.method, opts.candidates, opts.n_splits, opts.n_neighbors
+    random_state, fit_end_model, core_size = opts.random_state, opts.fit_end_model, opts.core_size
     X = check_X(X)
     k = len(classes)
     y = check_y(y, X.shape[0], k)
@@ -478,53 +469,19 @@ def _user_votes(table, input_path, votes, votes_column, k: int, rule_L):
     return L if rule_L is None else np.hstack([np.asarray(rule_L, dtype=np.int16), L.astype(np.int16)])
 
 
-def label_table(
-    input_path,
-    out_path,
-    *,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    classes: ClassSpec | None = None,
-    vectors=None,
-    vectors_column: str | None = None,
-    encoder_path=None,
-    cache=None,
-    method: str = "auto",
-    rules=None,
-    strict_rules: bool = False,
-    votes=None,
-    votes_column: str | None = None,
-    report_path=None,
-    save_model=None,
-    finetune: str = "auto",
-    time_budget: float = 300.0,
-    finetune_params=None,
-    model_cache=None,
-    unknown: bool = False,
-    unknown_options: dict | None = None,
-    bag_column: str | None = None,
-    proportions=None,
-    bag_label_column: str | None = None,
-    negative_class: str | None = None,
-    n_splits: int = 5,
-    random_state: int | None = 0,
-    progress: Progress | None = None,
-    given=None,
-    extra_columns=None,
-    fold_case: bool = False,
-    outputs=None,
-    engine=None,
-) -> LabelResult:
+def label_table(input_path, out_path, options: LabelOptions | None = None, *, progress: Progress | None = None,
+                engine=None, outputs=None) -> LabelResult:
     """Read a table, label every row, write the table with three new columns.
 
     The output keeps every input column untouched and in order, and adds
     ``fewlabels_label``, ``fewlabels_confidence`` and ``fewlabels_source``. Outputs are
-    written atomically; the input is never overwritten.
+    written atomically; the input is never overwritten. ``options``
+    (:class:`~fewlabels.options.LabelOptions`) holds the run's settings.
 
-    ``given`` (one label or None per row) replaces the label column's values (e.g. labels
-    merged from a label store). ``extra_columns(result, y)`` may return more output columns
-    ({name: pyarrow array}), added after the three, and may add to ``result.report`` before
-    it is written.
+    ``options.inputs.given`` (one label or None per row) replaces the label column's values
+    (e.g. labels merged from a label store). ``options.outputs.extra_columns(result, y)`` may
+    return more output columns ({name: pyarrow array}), added after the three, and may add to
+    ``result.report`` before it is written.
 
     Every path is checked against every other before any work (:func:`check_outputs`), and
     the table, the report and the model folder are committed together at the end: a run
@@ -542,6 +499,19 @@ def label_table(
     ``engine`` (:mod:`fewlabels.engine`, default: one pass in this process): encoding, rule
     votes and the k-NN graph's search run in blocks of rows on it; the rest runs here.
     """
+    options = options or LabelOptions()
+    inp, opts, outo = options.inputs, options.methods, options.outputs
+    text_column, label_column, classes, given, fold_case = (inp.text_column, inp.label_column, inp.classes, inp.given,
+                                                            inp.fold_case)
+    vectors, vectors_column, encoder_path, cache = inp.vectors, inp.vectors_column, inp.encoder_path, inp.cache
+    rules, strict_rules, votes, votes_column = inp.rules, inp.strict_rules, inp.votes, inp.votes_column
+    bag_column, proportions, bag_label_column, negative_class = (inp.bag_column, inp.proportions, inp.bag_label_column,
+                                                                 inp.negative_class)
+    method, n_splits, random_state = opts.method, opts.n_splits, opts.random_state
+    finetune, time_budget, finetune_params, model_cache = (opts.finetune, opts.time_budget, opts.finetune_params,
+                                                           opts.model_cache)
+    unknown, unknown_options = opts.unknown, opts.unknown_options
+    report_path, save_model, extra_columns = outo.report_path, outo.save_model, outo.extra_columns
     import pyarrow as pa
 
     from .embed import EmbeddingCache
@@ -610,9 +580,8 @@ def label_table(
                                         proportions=proportions, bag_label_column=bag_label_column,
                                         negative_class=negative_class, random_state=random_state)
         else:
-            result = label_arrays(X, y, classes.names, class_embeddings=C, votes=votes, method=method,
-                                  n_splits=n_splits, random_state=random_state, progress=progress, timings=timings,
-                                  engine=engine)
+            result = label_arrays(Pool(X=X, y=y, classes=classes.names, class_embeddings=C, votes=votes), options,
+                                  progress=progress, timings=timings, engine=engine)
             if finetune != "off":  # the fine-tuned encoder as a candidate (fewlabels.finetuned)
                 from .finetuned import maybe_finetune
 

@@ -27,10 +27,12 @@ from typing import Callable
 import numpy as np
 
 from .labelers.registry import labeler_input
+from .options import CORE_SIZE as _CORE_SIZE
 from .validation import check_in_range
 
 #: rows above which the pipeline works on a core: the full choice on 20,000 rows takes about 30 s on 2 cores
-CORE_SIZE = 20_000
+#: (defined with the run's settings, :mod:`fewlabels.options`)
+CORE_SIZE = _CORE_SIZE
 #: rows labeled per block when the fitted method extends to the rest of the pool
 EXTEND_BLOCK = 65_536
 
