@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("files", ("io/", "outputs.py", "bags.py")),
     ("vectors", ("embed/", "graph.py")),
     ("methods", ("labelers/",)),
-    ("steps", ("select.py", "endmodel.py", "pool_core.py", "learning_curve.py", "zero_label_estimate.py",
+    ("steps", ("steps/", "select.py", "endmodel.py", "pool_core.py", "learning_curve.py", "zero_label_estimate.py",
                "text_vectors.py", "signals/", "result.py", "result_view.py", "report/", "plan.py", "audit.py", "honesty.py")),
     ("candidates", ("groups.py", "finetuned.py")),
     ("pipeline", ("pipeline.py",)),

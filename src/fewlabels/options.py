@@ -17,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Sequence
 
+#: ``progress(step, done, total)``: told how far a long step is
+Progress = Callable[[str, int, int], None]
+
 #: rows above which selection, calibration and the fit run on a core of the pool
 #: (:mod:`fewlabels.pool_core`)
 CORE_SIZE = 20_000
