@@ -41,8 +41,8 @@ from fewlabels.embed import EmbeddingCache, SentenceTransformerEncoder, default_
 from fewlabels.embed.finetune import FineTuneParams, cpu_threads  # noqa: E402
 from fewlabels.finetuned import anchors_for, class_vectors, maybe_finetune  # noqa: E402
 from fewlabels.pipeline import label_arrays  # noqa: E402
-from fewlabels.options import LabelOptions
-from fewlabels.pool import Pool
+from fewlabels.options import LabelOptions  # noqa: E402
+from fewlabels.pool import Pool  # noqa: E402
 
 
 def load_texts(name: str):

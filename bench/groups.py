@@ -53,8 +53,8 @@ from fewlabels.groups import label_bags, label_proportions, mark_unknown  # noqa
 from fewlabels.labelers.base import softmax  # noqa: E402
 from fewlabels.labelers.mil import bag_predictions  # noqa: E402
 from fewlabels.pipeline import label_arrays  # noqa: E402
-from fewlabels.options import LabelOptions
-from fewlabels.pool import Pool
+from fewlabels.options import LabelOptions  # noqa: E402
+from fewlabels.pool import Pool  # noqa: E402
 
 OPENSET_LABELS = {"trec": 300, "banking77": 1000, "ag_news": 300, "emotion": 300}
 OPERATING_POINTS = (("default", {}), ("rate 0.2", {"rate": 0.2}), ("precision 0.9", {"precision": 0.9}),

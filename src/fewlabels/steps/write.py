@@ -105,22 +105,3 @@ def check_outputs(input_path, *, reads: dict | None = None, stores: dict | None 
     check_paths({"input": input_path, **(reads or {})}, given, stores)
     if "--out" in given:
         table_format(given["--out"])
-
-
-def check_outputs(input_path, *, reads: dict | None = None, stores: dict | None = None, **outputs) -> None:
-    """Fail before any work if a run would change a file it must not (the output guard,
-    :func:`fewlabels.outputs.check_paths`): an output is the input or another file read
-    (``reads``: option → path, e.g. ``{"--rules": path}``), a store (``stores``:
-    ``{"--cache": path}``) or another output, an output format is unknown, or an output
-    cannot be written. ``outputs``: keyword → path (``out_path`` is ``--out``,
-    ``save_model`` is ``--save-model``)."""
-    from ..io import table_format
-    from ..outputs import check_paths
-
-    if not isinstance(input_path, (str, PathLike)):  # e.g. a DataFrame: fewlabels.label takes those
-        raise InputError(f"the input must be the path of a table file; got a {type(input_path).__name__}. For a pandas "
-                         "DataFrame or a pyarrow Table, call fewlabels.label(data, ...), which returns a DataFrame")
-    given = {"--" + k.replace("_path", "").replace("_", "-"): v for k, v in outputs.items() if v is not None}
-    check_paths({"input": input_path, **(reads or {})}, given, stores)
-    if "--out" in given:
-        table_format(given["--out"])
