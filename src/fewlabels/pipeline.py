@@ -50,9 +50,7 @@ def label_arrays(pool: Pool, options: LabelOptions | None = None, *, progress: P
     Parameters
     ----------
     pool : :class:`~fewlabels.pool.Pool` with
-        X : array of shape (n, d);
-        y : array of shape (n,), int codes into ``classes``, -1 for unlabeled;
-        classes : k class names;
+        X (n, d); y (n,), int codes into ``classes``, -1 for unlabeled; classes: k class names;
         class_embeddings : array (k, d), optional: embeddings of the class names/descriptions
         (enables zero-shot and lets classes without labels be found);
         votes : array (n, m), optional: the rules' label matrix L (class codes, -1 = abstain);
@@ -64,7 +62,8 @@ def label_arrays(pool: Pool, options: LabelOptions | None = None, *, progress: P
         many rows, selection, calibration and the fit run on a core (all labeled rows plus a
         random sample of the rest) and the fitted method labels the other rows in blocks
         (:mod:`fewlabels.pool_core`): time and memory of everything but that last pass stay
-        constant in n. None: always the whole pool.
+        constant in n. None: always the whole pool. The methods read the pool's fields they
+        declare; its ``random_state``, ``graph`` and ``weights`` are the run's.
     progress, timings : optional ``progress(step, done, total)``; a dict given the seconds of each step
     engine : optional (:mod:`fewlabels.engine`): the k-NN graph's search runs in blocks on it
     """
@@ -73,21 +72,21 @@ def label_arrays(pool: Pool, options: LabelOptions | None = None, *, progress: P
     pool, warn = checked_pool(pool)
     classes, k = pool.classes, len(pool.classes)
     core = core_rows(pool.y, opts.core_size, opts.random_state)
-    work = core_of(pool, core)  # compare, calibrate and fit on the core; label the rest after
-    context = {"n_classes": k, "class_embeddings": pool.class_embeddings, "random_state": opts.random_state,
-               "graph": None, "votes": work.votes}
-    plan = plan_choice(work.y, opts.method, candidate_names(opts.method, opts.candidates, context), context)
+    # what the methods read: the pool's core (compare, calibrate and fit there; label the rest after)
+    work = core_of(pool, core).replace(n_classes=k, random_state=opts.random_state, graph=None, weights=None)
+    plan = plan_choice(work, opts.method, candidate_names(opts.method, opts.candidates, work))
     graph_info: dict = {}  # one k-NN graph, shared by methods and folds
-    context["graph"] = shared_graph(work.X, plan.names, opts.n_neighbors, engine=engine, timings=timings,
-                                    info=graph_info)
+    work = work.replace(graph=shared_graph(work.X, plan.names, opts.n_neighbors, engine=engine, timings=timings,
+                                           info=graph_info))
     selection, chosen, T, ece = None, plan.chosen, 1.0, None
     if plan.can_cross_validate:
-        selection, chosen, T, ece = select_and_calibrate(work.X, work.y, plan, context, opts, progress=progress,
-                                                         timings=timings, warn=warn)
-    model, P_raw = fit_chosen(chosen, work.X, work.y, context, timings)
+        selection, chosen, T, ece, weights = select_and_calibrate(work, plan, opts, progress=progress,
+                                                                  timings=timings, warn=warn)
+        work = work.replace(weights=weights)
+    model, P_raw = fit_chosen(chosen, work, timings)
     core_report = None
     if core is not None:
-        P_raw, core_report = extend_to_rest(model, chosen, pool, core, P_raw, context, progress=progress,
+        P_raw, core_report = extend_to_rest(model, chosen, pool, core, P_raw, work, progress=progress,
                                             engine=engine, timings=timings)
     P = apply_temperature(P_raw, T)
     conf_est = estimate_accuracy(P_raw, pool.y, pool.X, pool.votes, k, selection, chosen, T, opts.random_state,

@@ -19,6 +19,7 @@ from ..errors import ConfigError, InputError
 from ..graph import knn_graph
 from ..honesty import keep_calibration_if_it_helps
 from ..labelers.registry import accepts, available, get_labeler_class
+from ..pool import Pool
 from ..select import Selection, select_labeler
 
 #: candidates tried by ``method="auto"``, in order of preference on ties
@@ -60,9 +61,9 @@ class Plan:
     can_cross_validate: bool
 
 
-def candidate_names(method: str, candidates, context: dict) -> list[str]:
-    """The methods to run, the unavailable ones left out (refused for a forced ``method``)."""
-    votes = context["votes"]
+def candidate_names(method: str, candidates, work: Pool) -> list[str]:
+    """The methods to run on ``work``, the unavailable ones left out (refused for a forced ``method``)."""
+    votes = work.votes
     if method == "auto":
         names = list(candidates or (AUTO_CANDIDATES + (RULE_CANDIDATES if votes is not None else ())))
     else:
@@ -72,7 +73,7 @@ def candidate_names(method: str, candidates, context: dict) -> list[str]:
         names = [*members, method]
     for name in names:
         get_labeler_class(name)
-    unavailable = [n for n in names if not available(n, context)]
+    unavailable = [n for n in names if not available(n, work)]
     if method != "auto" and unavailable:
         need = ", ".join(get_labeler_class(method).needs)
         raise ConfigError(f"method {method!r} needs {need}: give an encoder (not only --vectors) so class "
@@ -80,10 +81,10 @@ def candidate_names(method: str, candidates, context: dict) -> list[str]:
     return [n for n in names if n not in unavailable]
 
 
-def plan_choice(y: np.ndarray, method: str, names: list[str], context: dict) -> Plan:
+def plan_choice(work: Pool, method: str, names: list[str]) -> Plan:
     """The :class:`Plan`: with too few labels to cross-validate, the one method that works
     without them (refused, with what to do, when there is none)."""
-    k, votes = context["n_classes"], context["votes"]
+    y, k, votes = work.y, work.n_classes, work.votes
     lab = np.flatnonzero(y >= 0)
     counts = np.bincount(y[lab], minlength=k)
     missing = [c for c in range(k) if counts[c] == 0]
@@ -102,7 +103,7 @@ def plan_choice(y: np.ndarray, method: str, names: list[str], context: dict) -> 
         chosen = method
     elif votes is not None:
         chosen = "fused"  # rules label what they cover; embeddings carry it to the rest
-    elif available("zeroshot", context):
+    elif available("zeroshot", work):
         # class-balanced self-training from zero-shot (or one-class) starting scores
         chosen = "selftraining"
     else:
@@ -127,22 +128,22 @@ def shared_graph(X: np.ndarray, names: list[str], n_neighbors: int, *, engine, t
     return graph
 
 
-def select_and_calibrate(X, y, plan: Plan, context: dict, opts, *, progress, timings: dict,
-                         warn: list[str]) -> tuple[Selection, str, float, float]:
-    """(selection, chosen, temperature T, cross-fitted ECE): the methods compared on the
-    folds (a forced method is kept, with no optimism to remove), then the temperature fitted
-    on the chosen one's out-of-fold probabilities, kept only where it lowers the ECE.
-    Sets ``context["weights"]`` for a stacked ensemble that was chosen."""
+def select_and_calibrate(work: Pool, plan: Plan, opts, *, progress, timings: dict,
+                         warn: list[str]) -> tuple[Selection, str, float, float, np.ndarray | None]:
+    """(selection, chosen, temperature T, cross-fitted ECE, weights): the methods compared on
+    the folds (a forced method is kept, with no optimism to remove), then the temperature
+    fitted on the chosen one's out-of-fold probabilities, kept only where it lowers the ECE.
+    ``weights``: the mixing weights of a stacked ensemble that was chosen, else None."""
     t = timer()
-    selection = select_labeler(X, y, plan.names, context, n_splits=opts.n_splits, random_state=opts.random_state,
+    selection = select_labeler(work.X, work.y, plan.names, work, n_splits=opts.n_splits,
+                               random_state=opts.random_state,
                                prefer=(PREFERRED,),
                                progress=(lambda d, n: progress("select", d, n)) if progress else None)
     if opts.method != "auto":  # forced: no choice was made, so there is no optimism to remove
         selection.best = opts.method
         selection.corrected_accuracy = selection.scores[opts.method].accuracy
     chosen = selection.best
-    if chosen in selection.weights:
-        context["weights"] = selection.weights[chosen]
+    weights = selection.weights.get(chosen)
     timings["select"] = t()
     t = timer()
     oof = selection.scores[chosen].oof_proba
@@ -150,4 +151,4 @@ def select_and_calibrate(X, y, plan: Plan, context: dict, opts, *, progress, tim
     ece = cross_fitted_ece(oof, selection.y_labeled, selection.fold_of)
     T, ece = keep_calibration_if_it_helps(T, ece, warn)  # T = 1 when scaling does not lower the ECE
     timings["calibrate"] = t()
-    return selection, chosen, T, ece
+    return selection, chosen, T, ece, weights

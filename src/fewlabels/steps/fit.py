@@ -11,28 +11,28 @@ from __future__ import annotations
 import numpy as np
 
 from ..endmodel import EndModel
-from ..labelers.registry import labeler_input, make_labeler
+from ..labelers.registry import build_labeler, labeler_input
 from ..pool import Pool
 from ..pool_core import extend_to_pool, extension_info
 from .choose import timer
 
 
-def fit_chosen(chosen: str, X: np.ndarray, y: np.ndarray, context: dict, timings: dict):
-    """(fitted method, its probabilities (n, k) on X): ``chosen`` fitted on the rows given."""
+def fit_chosen(chosen: str, work: Pool, timings: dict):
+    """(fitted method, its probabilities (n, k) on ``work.X``): ``chosen`` fitted on the pool's rows."""
     t = timer()
-    X_in = labeler_input(chosen, X, context)
-    model = make_labeler(chosen, **context).fit(X_in, y)
+    X_in = labeler_input(chosen, work.X, work)
+    model = build_labeler(chosen, work).fit(X_in, work.y)
     P_raw = model.predict_proba(X_in)
     timings["label"] = t()
     return model, P_raw
 
 
-def extend_to_rest(model, chosen: str, pool: Pool, core: np.ndarray, P_core: np.ndarray, context: dict, *,
+def extend_to_rest(model, chosen: str, pool: Pool, core: np.ndarray, P_core: np.ndarray, work: Pool, *,
                    progress, engine, timings: dict) -> tuple[np.ndarray, dict]:
-    """(probabilities (n, k) on the whole pool, the report's ``core``): the method fitted on
-    the core labels the other rows in blocks."""
+    """(probabilities (n, k) on the whole ``pool``, the report's ``core``): the method fitted
+    on the core (``work``) labels the other rows in blocks."""
     t = timer()
-    P_raw = extend_to_pool(model, chosen, pool.X, core, P_core, dict(context, votes=pool.votes),
+    P_raw = extend_to_pool(model, chosen, pool.X, core, P_core, work.replace(votes=pool.votes),
                            progress=(lambda d, n: progress("extend", d, n)) if progress else None, engine=engine)
     timings["extend"] = t()
     return P_raw, {"rows": int(len(core)), "pool_rows": int(len(pool.y)), "extension": extension_info(model)}
