@@ -27,6 +27,8 @@ from wrench import SETS, load_set, pooled
 
 from fewlabels.audit import draw_audit, verified_estimate
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 
 def audit_runs(name: str, n: int, draws: int) -> dict:
@@ -35,7 +37,8 @@ def audit_runs(name: str, n: int, draws: int) -> dict:
     X, L, truth, _ = pooled(ds)
     y = np.full(len(truth), -1)
     t = time.perf_counter()
-    res = label_arrays(X, y, ds["classes"], class_embeddings=ds["C"], votes=L, random_state=0)
+    res = label_arrays(Pool(X=X, y=y, classes=ds["classes"], class_embeddings=ds["C"], votes=L),
+                       LabelOptions.of(random_state=0))
     seconds = time.perf_counter() - t
     true_acc = float(np.mean(res.labels == truth))
     conf = res.confidence

@@ -42,6 +42,8 @@ from common import DATA, ROOT, class_embeddings, encoder, format_table, print_ru
 from fewlabels.embed import EmbeddingCache, embed_texts
 from fewlabels.io import write_json
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 SHARED = ("trec", "emotion", "ag_news", "sms_spam", "youtube_spam", "banking77")
 WRENCH = ("trec", "youtube", "sms")
@@ -131,8 +133,8 @@ def one_run(pool: dict, n_labels: int, hide: int, seed: int) -> dict:
         hidden = sorted(rng.choice(len(pool["classes"]), hide, replace=False).tolist())
         y[np.isin(y, hidden)] = -1
     t = time.perf_counter()
-    res = label_arrays(pool["X"], y, pool["classes"], class_embeddings=pool["C"], votes=pool["L"],
-                       random_state=seed)
+    res = label_arrays(Pool(X=pool["X"], y=y, classes=pool["classes"], class_embeddings=pool["C"], votes=pool["L"]),
+                       LabelOptions.of(random_state=seed))
     est = res.report.get("estimated_accuracy") or {}
     rest = y < 0
     return {"truth": float(np.mean(res.labels[rest] == truth[rest])), "value": est.get("value"),

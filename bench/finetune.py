@@ -41,6 +41,8 @@ from fewlabels.embed import EmbeddingCache, SentenceTransformerEncoder, default_
 from fewlabels.embed.finetune import FineTuneParams, cpu_threads  # noqa: E402
 from fewlabels.finetuned import anchors_for, class_vectors, maybe_finetune  # noqa: E402
 from fewlabels.pipeline import label_arrays  # noqa: E402
+from fewlabels.options import LabelOptions  # noqa: E402
+from fewlabels.pool import Pool  # noqa: E402
 
 
 def load_texts(name: str):
@@ -103,7 +105,7 @@ def run_one(name: str, seed: int, n_labels: int, pool_size: int, always: bool, t
     rec["frozen_embed_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    frozen = label_arrays(X, y, classes, class_embeddings=C, random_state=seed)
+    frozen = label_arrays(Pool(X=X, y=y, classes=classes, class_embeddings=C), LabelOptions.of(random_state=seed))
     off_s = time.perf_counter() - t0
     rec["off"] = {"method": frozen.method, "test_acc": float((frozen.end_model.predict_proba(X_te).argmax(1) == y_te).mean()),
                   "pool_acc": float((frozen.labels[unl] == truth[unl]).mean()),
@@ -116,7 +118,8 @@ def run_one(name: str, seed: int, n_labels: int, pool_size: int, always: bool, t
         # estimator, say) reuses them; its seconds then are not the training's
         models = tmp_models if models_dir is None else str(models_dir / f"{name}-{seed}")
         for mode in ("on", "always") if always else ("on",):
-            frozen_copy = label_arrays(X, y, classes, class_embeddings=C, random_state=seed) if mode == "always" \
+            frozen_copy = label_arrays(Pool(X=X, y=y, classes=classes, class_embeddings=C),
+                                       LabelOptions.of(random_state=seed)) if mode == "always" \
                 else frozen
             timings: dict = {}
             t0 = time.perf_counter()

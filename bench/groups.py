@@ -53,6 +53,8 @@ from fewlabels.groups import label_bags, label_proportions, mark_unknown  # noqa
 from fewlabels.labelers.base import softmax  # noqa: E402
 from fewlabels.labelers.mil import bag_predictions  # noqa: E402
 from fewlabels.pipeline import label_arrays  # noqa: E402
+from fewlabels.options import LabelOptions  # noqa: E402
+from fewlabels.pool import Pool  # noqa: E402
 
 OPENSET_LABELS = {"trec": 300, "banking77": 1000, "ag_news": 300, "emotion": 300}
 OPERATING_POINTS = (("default", {}), ("rate 0.2", {"rate": 0.2}), ("precision 0.9", {"precision": 0.9}),
@@ -101,8 +103,8 @@ def part_llp(seeds, rows):
             lab = rng.choice(len(truth), 100, replace=False)
             y100[lab] = truth[lab]
             t = time.perf_counter()
-            r100 = label_arrays(X, y100, ds.classes, class_embeddings=ds.class_embeddings, random_state=seed,
-                                fit_end_model=False)
+            r100 = label_arrays(Pool(X=X, y=y100, classes=ds.classes, class_embeddings=ds.class_embeddings),
+                                LabelOptions.of(random_state=seed, fit_end_model=False))
             acc100 = float((r100.labels[y100 < 0] == truth[y100 < 0]).mean())
             print(f"{name} seed {seed}: 100 labels ({r100.method}) {acc100:.3f} in {time.perf_counter() - t:.0f}s",
                   flush=True)
@@ -240,8 +242,8 @@ def part_openset(seeds, rows, disc_rows, datasets=("trec", "banking77"), referen
             remap[known_cls] = np.arange(len(known_cls))
             names = [ds.classes[c] for c in known_cls]
             t = time.perf_counter()
-            res = label_arrays(X, y, names, class_embeddings=ds.class_embeddings[known_cls],
-                               candidates=OPENSET_CANDIDATES, random_state=seed, fit_end_model=False)
+            res = label_arrays(Pool(X=X, y=y, classes=names, class_embeddings=ds.class_embeddings[known_cls]),
+                               LabelOptions.of(candidates=OPENSET_CANDIDATES, random_state=seed, fit_end_model=False))
             closed = res.proba.argmax(axis=1)
             msp = res.proba.max(axis=1)
             det = mark_unknown(res, X, y)
@@ -252,8 +254,8 @@ def part_openset(seeds, rows, disc_rows, datasets=("trec", "banking77"), referen
             auroc_msp = roc_auc_score(~known[u], -msp[u])
             acc_closed = float((closed[ku] == remap[truth[ku]]).mean())
             acc_rej = float((res.labels[ku] == remap[truth[ku]]).mean())
-            res0 = label_arrays(X[known], y[known], names, class_embeddings=ds.class_embeddings[known_cls],
-                                candidates=OPENSET_CANDIDATES, random_state=seed, fit_end_model=False)
+            res0 = label_arrays(Pool(X=X[known], y=y[known], classes=names, class_embeddings=ds.class_embeddings[known_cls]),
+                                LabelOptions.of(candidates=OPENSET_CANDIDATES, random_state=seed, fit_end_model=False))
             u0 = y[known] < 0
             acc0 = float((res0.labels[u0] == remap[truth[known]][u0]).mean())
             rows.append([name, seed, len(hidden), OPENSET_LABELS[name], res.method, auroc, auroc_msp,

@@ -160,6 +160,8 @@ def label_errors(ds, seed: int, rate: float, n_labels: int = 200) -> dict:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     from fewlabels.pipeline import label_arrays
+    from fewlabels.options import LabelOptions
+    from fewlabels.pool import Pool
 
     rng = np.random.default_rng(1000 + seed)
     n, k = len(ds.y_train), len(ds.classes)
@@ -169,8 +171,8 @@ def label_errors(ds, seed: int, rate: float, n_labels: int = 200) -> dict:
     flip = rng.choice(idx, int(round(rate * n_labels)), replace=False)
     y[flip] = (ds.y_train[flip] + rng.integers(1, k, len(flip))) % k
     t = time.perf_counter()
-    r = label_arrays(ds.X_train, y, ds.classes, class_embeddings=ds.class_embeddings, random_state=seed,
-                     fit_end_model=False)
+    r = label_arrays(Pool(X=ds.X_train, y=y, classes=ds.classes, class_embeddings=ds.class_embeddings),
+                     LabelOptions.of(random_state=seed, fit_end_model=False))
     sel = r.selection
     P = sel.scores[r.method].oof_proba
     P = P / P.sum(axis=1, keepdims=True)

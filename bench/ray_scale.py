@@ -132,13 +132,16 @@ def main() -> None:
             print("knn", res["steps"]["knn"], f"peak RSS {peak_rss_gb():.2f} GB", flush=True)
         if "pipeline" in steps:
             from fewlabels.pipeline import label_arrays
+            from fewlabels.options import LabelOptions
+            from fewlabels.pool import Pool
 
             y = np.full(args.rows, -1, dtype=np.int64)
             for c in range(20):
                 y[rng.choice(np.flatnonzero(truth == c), 5, replace=False)] = c
             classes = [f"c{i}" for i in range(20)]
-            r0, t0 = timed(lambda: label_arrays(X, y, classes, random_state=0))
-            r2, t2 = timed(lambda: label_arrays(X, y, classes, random_state=0, engine=ray_engine))
+            r0, t0 = timed(lambda: label_arrays(Pool(X=X, y=y, classes=classes), LabelOptions.of(random_state=0)))
+            r2, t2 = timed(lambda: label_arrays(Pool(X=X, y=y, classes=classes),
+                                                LabelOptions.of(random_state=0), engine=ray_engine))
             res["steps"]["pipeline"] = {
                 "one_pass_s": round(t0, 2), "ray_s": round(t2, 2), "method": r0.method, "method_ray": r2.method,
                 "labels_differ_ray": int((r2.labels != r0.labels).sum()),

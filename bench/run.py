@@ -39,6 +39,8 @@ from fewlabels.graph import knn_graph
 from fewlabels.io import write_json
 from fewlabels.labelers.registry import REGISTRY, available, make_labeler
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 #: anchor key -> column title; the ceiling (logistic regression on all train labels) is separate
 ANCHORS = {"label_spreading": "LabelSpreading", "self_training": "SelfTraining", "logreg_labeled": "LogReg@k"}
@@ -54,8 +56,8 @@ def run_fewlabels(ds: Dataset, y: np.ndarray, unl: np.ndarray, seed: int) -> dic
     """fewlabels' automatic pipeline, end model included."""
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    r = label_arrays(ds.X_train, y, ds.classes, class_embeddings=ds.class_embeddings, random_state=seed,
-                     timings=timings)
+    r = label_arrays(Pool(X=ds.X_train, y=y, classes=ds.classes, class_embeddings=ds.class_embeddings),
+                     LabelOptions.of(random_state=seed), timings=timings)
     total = time.perf_counter() - t
     pool = accuracy(r.labels[unl], ds.y_train[unl])
     est = r.report["estimated_accuracy"]

@@ -100,6 +100,8 @@ def pool(data: str, n: int, noise: float, cache_dir: Path):
 def run_one(args) -> dict:
     """One pool size, one mode, in this process: the child side of the bench."""
     from fewlabels.pipeline import label_arrays
+    from fewlabels.options import LabelOptions
+    from fewlabels.pool import Pool
 
     t = time.perf_counter()
     X, y_true = pool(args.data, args.one, args.noise, args.cache_dir)
@@ -109,8 +111,9 @@ def run_one(args) -> dict:
     rss_before = peak_rss_gb()
     timings: dict = {}
     t = time.perf_counter()
-    r = label_arrays(X, y, [f"c{i}" for i in range(k)], random_state=args.seed, timings=timings, method=args.method,
-                     core_size=None if args.mode == "full" else args.core_size)
+    r = label_arrays(Pool(X=X, y=y, classes=[f"c{i}" for i in range(k)]),
+                     LabelOptions.of(random_state=args.seed, method=args.method, core_size=None if args.mode == "full" else args.core_size),
+                     timings=timings)
     total = time.perf_counter() - t
     unl = y < 0
     est = r.report["estimated_accuracy"]

@@ -21,6 +21,8 @@ import numpy as np
 from common import ROOT, accuracy, format_table, load, print_run_info, run_info, sample_labels
 from fewlabels.io import write_json
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 N_ROWS = 20_000
 
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    r = label_arrays(X, y, classes, class_embeddings=C, random_state=args.seed, timings=timings)
+    r = label_arrays(Pool(X=X, y=y, classes=classes, class_embeddings=C),
+                     LabelOptions.of(random_state=args.seed), timings=timings)
     total = time.perf_counter() - t
     rss_peak = peak_rss_mb()
 

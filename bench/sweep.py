@@ -28,6 +28,8 @@ from fewlabels.graph import knn_graph
 from fewlabels.io import atomic_path, write_json
 from fewlabels.labelers.registry import REGISTRY, available, make_labeler
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 
 def sweep_dataset(name: str, budgets: list[int], seeds: int) -> dict:
@@ -41,7 +43,8 @@ def sweep_dataset(name: str, budgets: list[int], seeds: int) -> dict:
     for b in budgets:
         for seed in range(seeds):
             y = sample_labels(ds.y_train, b, seed)
-            r = label_arrays(ds.X_train, y, ds.classes, class_embeddings=ds.class_embeddings, random_state=seed)
+            r = label_arrays(Pool(X=ds.X_train, y=y, classes=ds.classes, class_embeddings=ds.class_embeddings),
+                             LabelOptions.of(random_state=seed))
             acc["auto"][b].append(accuracy(r.end_model.predict_proba(ds.X_test).argmax(axis=1), ds.y_test))
             for m in names:
                 if (y >= 0).sum() < REGISTRY[m].min_labels:

@@ -75,6 +75,8 @@ from fewlabels.io import atomic_path, write_json
 from fewlabels.labelers.fused import FusedLabeler
 from fewlabels.labelers.label_models import LABEL_MODELS
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 from fewlabels.signals import analyze, apply_rules, load_rules, synthesize_rules
 from fewlabels.signals.synthetic import make_votes
 
@@ -270,8 +272,8 @@ def synthesized_rules(texts: list[str], y: np.ndarray, classes: list[str], seed:
 
 
 def _variant(ds, y: np.ndarray, unl: np.ndarray, seed: int, *, votes=None, method: str = "auto") -> dict:
-    r = label_arrays(ds.X_train, y, ds.classes, class_embeddings=ds.class_embeddings, votes=votes, method=method,
-                     random_state=seed)
+    r = label_arrays(Pool(X=ds.X_train, y=y, classes=ds.classes, class_embeddings=ds.class_embeddings, votes=votes),
+                     LabelOptions.of(method=method, random_state=seed))
     est = r.report["estimated_accuracy"]
     rec = {"method": r.method, "pool_acc": accuracy(r.labels[unl], ds.y_train[unl]),
            "test_acc": accuracy(r.end_model.predict_proba(ds.X_test).argmax(axis=1), ds.y_test),

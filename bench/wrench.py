@@ -47,6 +47,8 @@ from fewlabels.embed import EmbeddingCache, embed_texts
 from fewlabels.io import write_json
 from fewlabels.labelers.label_models import LABEL_MODELS
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 from fewlabels.io.votes import read_wrench
 
 SETS = ("trec", "youtube", "sms")
@@ -131,7 +133,8 @@ def part_zero(name: str, ds: dict, snorkel: str | None) -> dict:
         rec["models"][model] = {"test": score(name, pred[test], y_test), "fit_s": fit_s,
                                 "fallback": getattr(m, "start_", None)}
     t = time.perf_counter()
-    res = label_arrays(X, y, ds["classes"], class_embeddings=ds["C"], votes=L, random_state=0)
+    res = label_arrays(Pool(X=X, y=y, classes=ds["classes"], class_embeddings=ds["C"], votes=L),
+                       LabelOptions.of(random_state=0))
     seconds = time.perf_counter() - t
     end_pred = res.end_model.predict_proba(ds["test"]["X"]).argmax(axis=1)
     est = res.report.get("estimated_accuracy") or {}
@@ -164,7 +167,8 @@ def part_hundred(name: str, ds: dict, seeds: int, n_labels: int) -> dict:
             r[f"rules_only {model}"] = score(name, pred[test], y_test)
         for tag, votes in (("embeddings_only", None), ("auto", L)):
             t = time.perf_counter()
-            res = label_arrays(X, y, ds["classes"], class_embeddings=ds["C"], votes=votes, random_state=seed)
+            res = label_arrays(Pool(X=X, y=y, classes=ds["classes"], class_embeddings=ds["C"], votes=votes),
+                               LabelOptions.of(random_state=seed))
             r[f"{tag} seconds"] = time.perf_counter() - t
             r[tag] = score(name, res.labels[test], y_test)
             r[f"{tag} end_model"] = score(name, res.end_model.predict_proba(ds["test"]["X"]).argmax(axis=1), y_test)
@@ -220,7 +224,8 @@ def main() -> None:
 
 def estimate_row(X, L, truth, classes, C) -> dict:
     """The 0-label report's estimate on one pool, with the truth it estimates."""
-    res = label_arrays(X, np.full(len(truth), -1), classes, class_embeddings=C, votes=L, random_state=0)
+    res = label_arrays(Pool(X=X, y=np.full(len(truth), -1), classes=classes, class_embeddings=C, votes=L),
+                       LabelOptions.of(random_state=0))
     est = res.report["estimated_accuracy"]
     covered = (L >= 0).any(axis=1)
     return {"method": res.method, "pool_accuracy": float(np.mean(res.labels == truth)),

@@ -16,6 +16,7 @@ import fewlabels
 from fewlabels.cli import app
 from fewlabels.errors import InputError
 from fewlabels.io import read_table, write_table
+from fewlabels.options import LabelOptions
 from fewlabels.pipeline import label_table
 
 INPUTS = Path(__file__).parent / "golden" / "inputs"
@@ -84,7 +85,7 @@ def test_errors_name_the_dataframe_and_label_table_refuses_one(frame, tmp_path):
         fewlabels.label(bad, vectors=VECTORS, classes=["ham", "spam"])
     assert "parquet" not in str(info.value)
     with pytest.raises(InputError, match=r"fewlabels\.label\(data"):
-        label_table(frame, tmp_path / "out.csv", vectors=VECTORS)
+        label_table(frame, tmp_path / "out.csv", LabelOptions.of(vectors=VECTORS))
     with pytest.raises(InputError, match="reads a pandas DataFrame"):
         fewlabels.label([1, 2, 3])
     with pytest.raises(InputError, match="not strings"):

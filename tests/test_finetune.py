@@ -113,13 +113,15 @@ def test_no_fine_tuned_candidate_scores_on_a_label_its_encoder_trained_on(sms_sm
     import fewlabels.finetuned as ftmod
     from fewlabels.embed import EmbeddingCache, embed_texts
     from fewlabels.pipeline import label_arrays, load_encoder
+    from fewlabels.options import LabelOptions
+    from fewlabels.pool import Pool
 
     texts, truth, y = sms_small
     enc = load_encoder()
     cache = EmbeddingCache(tmp_path / "emb.sqlite")
     X = embed_texts(texts, enc, cache)
     classes = ClassSpec(["ham", "spam"], {})
-    frozen = label_arrays(X, y, classes.names, n_splits=4, fit_end_model=False)
+    frozen = label_arrays(Pool(X=X, y=y, classes=classes.names), LabelOptions.of(n_splits=4, fit_end_model=False))
 
     trained_texts = []  # what each fold's encoder was really given, recorded at the training call
     real = ftmod.train_encoder
@@ -171,6 +173,7 @@ def test_save_and_predict_with_a_fine_tuned_encoder(sms_small, tmp_path):
     from fewlabels.embed import EmbeddingCache, SentenceTransformerEncoder, embed_texts
     from fewlabels.endmodel import EndModel
     from fewlabels.io import read_table, write_table
+    from fewlabels.options import LabelOptions
     from fewlabels.pipeline import label_table, predict_table
 
     texts, truth, y = sms_small
@@ -182,7 +185,7 @@ def test_save_and_predict_with_a_fine_tuned_encoder(sms_small, tmp_path):
     cache = EmbeddingCache(tmp_path / "emb.sqlite")
     kw = dict(cache=cache, finetune="always", finetune_params=FineTuneParams(**TINY), n_splits=3,
               model_cache=tmp_path / "models")
-    result = label_table(src, out, save_model=model, **kw)
+    result = label_table(src, out, LabelOptions.of(save_model=model, **kw))
     ft = result.report["finetune"]
     assert ft["used"] and result.method.startswith("ft:") and not ft["final_cached"]
     assert result.report["estimated_accuracy"]["value"] is not None
@@ -211,7 +214,7 @@ def test_save_and_predict_with_a_fine_tuned_encoder(sms_small, tmp_path):
     assert set(pred) <= {"ham", "spam"}
 
     # A second run reuses the cached encoder and fold results: no training
-    again = label_table(src, tmp_path / "out2.csv", **kw)
+    again = label_table(src, tmp_path / "out2.csv", LabelOptions.of(**kw))
     ft2 = again.report["finetune"]
     assert ft2["final_cached"] and all(f["cached"] for f in ft2["folds"])
     assert np.array_equal(again.labels, result.labels)

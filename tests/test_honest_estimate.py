@@ -13,6 +13,8 @@ from fewlabels.calibrate import cross_fitted_ece
 from fewlabels.honesty import (check_against_labels, keep_calibration_if_it_helps, unlabeled_classes_share,
                                vector_warnings)
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 from fewlabels.zero_label_estimate import identifiability, rules_accuracy_estimate
 
 
@@ -89,7 +91,8 @@ def test_a_label_model_that_fell_back_makes_it_abstain():
 
 def test_label_arrays_abstains_and_says_how_to_verify():
     X, L, truth = one_class_rules(n=600)
-    res = label_arrays(X, np.full(len(truth), -1), ["a", "b", "c", "d"], votes=L, fit_end_model=False)
+    res = label_arrays(Pool(X=X, y=np.full(len(truth), -1), classes=["a", "b", "c", "d"], votes=L),
+                       LabelOptions.of(fit_end_model=False))
     est = res.report["estimated_accuracy"]
     assert est["abstained"] and est["value"] is None
     assert est["low"] <= float(np.mean(res.labels == truth)) <= est["high"]
@@ -102,7 +105,8 @@ def test_reversed_vote_codes_make_the_headline_follow_the_labels():
     b = make_blobs(n=300, k=4, per_class=8)
     rng = np.random.default_rng(0)
     L = np.stack([np.where(rng.random(b.n) < 0.8, 3 - b.truth, -1) for _ in range(3)], axis=1)
-    res = label_arrays(b.X, b.y, list(b.classes), votes=L, method="majority", fit_end_model=False)
+    res = label_arrays(Pool(X=b.X, y=b.y, classes=list(b.classes), votes=L),
+                       LabelOptions.of(method="majority", fit_end_model=False))
     est = res.report["estimated_accuracy"]
     true_acc = float(np.mean(res.labels[b.y < 0] == b.truth[b.y < 0]))
     assert true_acc < 0.1
@@ -126,7 +130,7 @@ def test_many_identical_vectors_are_warned_about_before_labeling():
     X[:30] = X[0]  # 10% of the rows embed to one vector (emoji-only texts)
     assert any("share one vector" in w for w in vector_warnings(X))
     assert vector_warnings(b.X) == []
-    res = label_arrays(X, b.y, list(b.classes), fit_end_model=False)
+    res = label_arrays(Pool(X=X, y=b.y, classes=list(b.classes)), LabelOptions.of(fit_end_model=False))
     assert any("share one vector" in w for w in res.report["warnings"])
     same = np.tile(b.X[:1], (50, 1))
     assert any("carry no signal" in w for w in vector_warnings(same))
@@ -159,7 +163,8 @@ def test_calibration_that_hurts_is_kept_off():
 
 def test_label_arrays_reports_whether_calibration_was_applied(_blobs_session):
     b = _blobs_session
-    cal = label_arrays(b.X, b.y, list(b.classes), fit_end_model=False).report["calibration"]
+    cal = label_arrays(Pool(X=b.X, y=b.y, classes=list(b.classes)),
+                       LabelOptions.of(fit_end_model=False)).report["calibration"]
     assert isinstance(cal["applied"], bool)
     assert (cal["ece_after"] < cal["ece_before"]) == cal["applied"]
     assert cal["temperature"] == (cal["fitted_temperature"] if cal["applied"] else 1.0)
@@ -182,7 +187,8 @@ def test_rows_in_classes_without_labels_widen_the_estimate():
 def test_class_without_labels_through_label_arrays_keeps_the_truth_in_the_interval():
     b = make_blobs(n=300, k=3, per_class=8, seed=3)
     y = np.where(b.y == 2, -1, b.y)  # class 2 named, never labeled; its name (centre) still known
-    res = label_arrays(b.X, y, list(b.classes), class_embeddings=b.centres, fit_end_model=False)
+    res = label_arrays(Pool(X=b.X, y=y, classes=list(b.classes), class_embeddings=b.centres),
+                       LabelOptions.of(fit_end_model=False))
     est = res.report["estimated_accuracy"]
     true_acc = float(np.mean(res.labels[y < 0] == b.truth[y < 0]))
     if (res.labels[y < 0] == 2).any():

@@ -10,6 +10,8 @@ from fewlabels.errors import InputError
 from fewlabels.groups import mark_unknown
 from fewlabels.labelers.openset import OpenSetDetector, knn_distance, one_vs_pool
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 from conftest import make_blobs
 
@@ -91,7 +93,8 @@ def open_pool():
 
 def test_unknown_rows_score_higher_and_are_flagged(open_pool):
     X, y, truth, known = open_pool
-    res = label_arrays(X, y, ["a", "b", "c"], method="logistic", fit_end_model=False)
+    res = label_arrays(Pool(X=X, y=y, classes=["a", "b", "c"]),
+                       LabelOptions.of(method="logistic", fit_end_model=False))
     det = mark_unknown(res, X, y)
     assert roc_auc_score(~known, det.scores_) > 0.95
     # the threshold rejects 2% of the given labels scored as new rows: few known rows go,
@@ -108,7 +111,8 @@ def test_unknown_rows_score_higher_and_are_flagged(open_pool):
 
 def test_given_unknown_labels_set_the_threshold(open_pool):
     X, y, truth, known = open_pool
-    res = label_arrays(X, y, ["a", "b", "c"], method="logistic", fit_end_model=False)
+    res = label_arrays(Pool(X=X, y=y, classes=["a", "b", "c"]),
+                       LabelOptions.of(method="logistic", fit_end_model=False))
     unk = np.zeros(len(y), bool)
     unk[np.flatnonzero(~known)[:5]] = True
     det = mark_unknown(res, X, y, unknown=unk)

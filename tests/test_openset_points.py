@@ -13,6 +13,8 @@ from fewlabels.groups import mark_unknown
 from fewlabels.labelers.openset import OpenSetDetector
 from fewlabels.labelers.openset_points import check_operating_point, choose_threshold, curve, unknown_share
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 from conftest import make_blobs
 
@@ -121,7 +123,8 @@ def test_bad_operating_points_are_refused(kw, match, open_pool):
 
 def test_the_curve_and_interval_are_in_the_report(open_pool):
     X, y, truth, known = open_pool
-    res = label_arrays(X, y, ["a", "b", "c"], method="logistic", fit_end_model=False)
+    res = label_arrays(Pool(X=X, y=y, classes=["a", "b", "c"]),
+                       LabelOptions.of(method="logistic", fit_end_model=False))
     mark_unknown(res, X, y, rate=0.2)
     u = res.report["unknown"]
     assert u["operating_option"] == "--unknown-rate"
@@ -164,7 +167,8 @@ def test_the_html_report_shows_the_curve(open_pool):
     from fewlabels.report.html import render_report
 
     X, y, truth, known = open_pool
-    res = label_arrays(X, y, ["a", "b", "c"], method="logistic", fit_end_model=False)
+    res = label_arrays(Pool(X=X, y=y, classes=["a", "b", "c"]),
+                       LabelOptions.of(method="logistic", fit_end_model=False))
     mark_unknown(res, X, y)
     html = render_report(res.report)
     assert 'id="unknown"' in html and "given labels lost" in html

@@ -11,12 +11,14 @@ from fewlabels.endmodel import EndModel
 from fewlabels.errors import ConfigError, InputError
 from fewlabels.labelers.registry import REGISTRY
 from fewlabels.pipeline import AUTO_CANDIDATES, label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 
 @pytest.fixture(scope="module")
 def result(_blobs_session):
     b = _blobs_session
-    return label_arrays(b.X, b.y, list(b.classes), class_embeddings=b.centres)
+    return label_arrays(Pool(X=b.X, y=b.y, classes=list(b.classes), class_embeddings=b.centres), LabelOptions.of())
 
 
 def test_labels_and_given_rows(result, blobs):
@@ -64,7 +66,8 @@ def test_end_model_generalises(result, blobs):
 
 
 def test_zero_labels_falls_back_to_selftraining_from_zero_shot(blobs):
-    res = label_arrays(blobs.X, np.full(blobs.n, -1), list(blobs.classes), class_embeddings=blobs.centres)
+    res = label_arrays(Pool(X=blobs.X, y=np.full(blobs.n, -1), classes=list(blobs.classes), class_embeddings=blobs.centres),
+                       LabelOptions.of())
     assert res.method == "selftraining"
     assert isinstance(res.report["fallback"], str) and "selftraining" in res.report["fallback"]
     assert res.report["estimated_accuracy"] is None
@@ -75,13 +78,14 @@ def test_zero_labels_falls_back_to_selftraining_from_zero_shot(blobs):
 
 def test_zero_labels_without_class_embeddings_raises(blobs):
     with pytest.raises(InputError, match=r"only 0 given label"):
-        label_arrays(blobs.X, np.full(blobs.n, -1), list(blobs.classes))
+        label_arrays(Pool(X=blobs.X, y=np.full(blobs.n, -1), classes=list(blobs.classes)), LabelOptions.of())
 
 
 def test_one_label_uses_selftraining_with_class_embeddings(blobs):
     y = np.full(blobs.n, -1)
     y[0] = blobs.truth[0]
-    res = label_arrays(blobs.X, y, list(blobs.classes), class_embeddings=blobs.centres)
+    res = label_arrays(Pool(X=blobs.X, y=y, classes=list(blobs.classes), class_embeddings=blobs.centres),
+                       LabelOptions.of())
     assert res.method == "selftraining"
     assert (res.labels == blobs.truth).mean() >= 0.95
     assert isinstance(res.report["fallback"], str)
@@ -91,31 +95,32 @@ def test_one_label_uses_selftraining_with_class_embeddings(blobs):
 
 def test_unknown_method_lists_valid_names(blobs):
     with pytest.raises(ConfigError) as info:
-        label_arrays(blobs.X, blobs.y, list(blobs.classes), method="nonexistent")
+        label_arrays(Pool(X=blobs.X, y=blobs.y, classes=list(blobs.classes)), LabelOptions.of(method="nonexistent"))
     msg = str(info.value)
     assert "nonexistent" in msg
     for name in REGISTRY:
         assert name in msg
     with pytest.raises(ConfigError, match="nonexistent"):
-        label_arrays(blobs.X, blobs.y, list(blobs.classes), candidates=["logistic", "nonexistent"])
+        label_arrays(Pool(X=blobs.X, y=blobs.y, classes=list(blobs.classes)),
+                     LabelOptions.of(candidates=["logistic", "nonexistent"]))
 
 
 def test_method_needing_class_embeddings_without_them_raises(blobs):
     with pytest.raises(ConfigError, match="zeroshot.*class_embeddings"):
-        label_arrays(blobs.X, blobs.y, list(blobs.classes), method="zeroshot")
+        label_arrays(Pool(X=blobs.X, y=blobs.y, classes=list(blobs.classes)), LabelOptions.of(method="zeroshot"))
 
 
 def test_fixed_method_with_too_few_labels_raises(blobs):
     y = np.full(blobs.n, -1)
     y[0] = 0
     with pytest.raises(InputError, match="'logistic' needs at least 2"):
-        label_arrays(blobs.X, y, list(blobs.classes), method="logistic")
+        label_arrays(Pool(X=blobs.X, y=y, classes=list(blobs.classes)), LabelOptions.of(method="logistic"))
 
 
 @pytest.mark.parametrize("method", sorted(REGISTRY))
 def test_each_fixed_method_runs(method, blobs):
-    res = label_arrays(blobs.X, blobs.y, list(blobs.classes), class_embeddings=blobs.centres,
-                       method=method, fit_end_model=False)
+    res = label_arrays(Pool(X=blobs.X, y=blobs.y, classes=list(blobs.classes), class_embeddings=blobs.centres),
+                       LabelOptions.of(method=method, fit_end_model=False))
     assert res.method == method
     from fewlabels.labelers.registry import get_labeler_class
 
@@ -128,7 +133,8 @@ def test_each_fixed_method_runs(method, blobs):
 
 
 def test_same_random_state_identical_output(blobs):
-    runs = [label_arrays(blobs.X, blobs.y, list(blobs.classes), class_embeddings=blobs.centres, random_state=3)
+    runs = [label_arrays(Pool(X=blobs.X, y=blobs.y, classes=list(blobs.classes), class_embeddings=blobs.centres),
+                         LabelOptions.of(random_state=3))
             for _ in range(2)]
     a, b = runs
     assert a.proba.tobytes() == b.proba.tobytes()
@@ -142,15 +148,15 @@ def test_same_random_state_identical_output(blobs):
 
 def test_bad_inputs_raise_input_error(blobs):
     with pytest.raises(InputError, match="shape"):
-        label_arrays(blobs.X, blobs.y[:-1], list(blobs.classes))
+        label_arrays(Pool(X=blobs.X, y=blobs.y[:-1], classes=list(blobs.classes)), LabelOptions.of())
     y = blobs.y.copy()
     y[0] = 3
     with pytest.raises(InputError, match="only 3 classes"):
-        label_arrays(blobs.X, y, list(blobs.classes))
+        label_arrays(Pool(X=blobs.X, y=y, classes=list(blobs.classes)), LabelOptions.of())
     X = blobs.X.copy()
     X[10, 0] = np.nan
     with pytest.raises(InputError, match="row 11"):
-        label_arrays(X, blobs.y, list(blobs.classes))
+        label_arrays(Pool(X=X, y=blobs.y, classes=list(blobs.classes)), LabelOptions.of())
 
 
 def test_warnings_for_missing_and_single_label_classes(blobs):
@@ -158,7 +164,8 @@ def test_warnings_for_missing_and_single_label_classes(blobs):
     y[y == 2] = -1
     keep_one = np.flatnonzero(y == 1)[1:]
     y[keep_one] = -1  # class_1 has one label, class_2 none
-    res = label_arrays(blobs.X, y, list(blobs.classes), class_embeddings=blobs.centres, fit_end_model=False)
+    res = label_arrays(Pool(X=blobs.X, y=y, classes=list(blobs.classes), class_embeddings=blobs.centres),
+                       LabelOptions.of(fit_end_model=False))
     joined = " ".join(res.warnings)
     assert "class_2" in joined and "no given label" in joined
     assert "class_1" in joined and "only one given label" in joined
@@ -168,8 +175,9 @@ def test_warnings_for_missing_and_single_label_classes(blobs):
 
 def test_progress_is_reported(blobs):
     seen = []
-    label_arrays(blobs.X, blobs.y, list(blobs.classes), class_embeddings=blobs.centres, n_splits=5,
-                 fit_end_model=False, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    label_arrays(Pool(X=blobs.X, y=blobs.y, classes=list(blobs.classes), class_embeddings=blobs.centres),
+                 LabelOptions.of(n_splits=5, fit_end_model=False),
+                 progress=lambda stage, done, total: seen.append((stage, done, total)))
     assert seen and all(stage == "select" for stage, _, _ in seen)
     assert seen[-1][1] == seen[-1][2] == len(AUTO_CANDIDATES) * 5
 
@@ -178,7 +186,8 @@ def test_one_label_per_class(blobs):
     y = np.full(blobs.n, -1)
     for c in range(blobs.k):
         y[np.flatnonzero(blobs.truth == c)[0]] = c
-    res = label_arrays(blobs.X, y, list(blobs.classes), class_embeddings=blobs.centres)
+    res = label_arrays(Pool(X=blobs.X, y=y, classes=list(blobs.classes), class_embeddings=blobs.centres),
+                       LabelOptions.of())
     assert res.labels.shape == (blobs.n,)
 
 
@@ -187,15 +196,16 @@ def test_progress_total_matches_ticks_with_few_labels_per_class():
 
     b = make_blobs(per_class=2)
     seen = []
-    label_arrays(b.X, b.y, list(b.classes), class_embeddings=b.centres, n_splits=5, fit_end_model=False,
+    label_arrays(Pool(X=b.X, y=b.y, classes=list(b.classes), class_embeddings=b.centres),
+                 LabelOptions.of(n_splits=5, fit_end_model=False),
                  progress=lambda stage, done, total: seen.append((done, total)))
     assert seen[-1][0] == seen[-1][1]
 
 
 @pytest.mark.parametrize("method", ["stacking", "ensemble", "prototype"])
 def test_forced_method_is_used_and_estimated_without_selection(blobs, method):
-    res = label_arrays(blobs.X, blobs.y, list(blobs.classes), class_embeddings=blobs.centres, method=method,
-                       fit_end_model=False)
+    res = label_arrays(Pool(X=blobs.X, y=blobs.y, classes=list(blobs.classes), class_embeddings=blobs.centres),
+                       LabelOptions.of(method=method, fit_end_model=False))
     assert res.method == method and (res.source[blobs.y < 0] == method).all()
     est = res.report["estimated_accuracy"]
     cv = est["cross_validated"]
@@ -210,7 +220,7 @@ def test_estimate_is_the_mean_calibrated_confidence_on_unlabeled_rows(result, bl
 
 
 def test_every_row_labeled_falls_back_to_the_cross_validated_estimate(blobs):
-    res = label_arrays(blobs.X, blobs.truth, list(blobs.classes), class_embeddings=blobs.centres,
-                       candidates=["logistic", "prototype"], fit_end_model=False)
+    res = label_arrays(Pool(X=blobs.X, y=blobs.truth, classes=list(blobs.classes), class_embeddings=blobs.centres),
+                       LabelOptions.of(candidates=["logistic", "prototype"], fit_end_model=False))
     est = res.report["estimated_accuracy"]
     assert "cross_validated" not in est and est["value"] == pytest.approx(est["uncorrected"], abs=0.05)

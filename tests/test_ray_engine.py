@@ -209,6 +209,7 @@ def test_ray_rules_equal_one_pass_and_errors_name_the_table_row(ray_cluster, tmp
 def test_ray_label_table_gives_the_same_labels(ray_cluster, tmp_path):
     from fewlabels.classes import ClassSpec
     from fewlabels.io import read_table, write_table
+    from fewlabels.options import LabelOptions
     from fewlabels.pipeline import label_table
 
     b = make_blobs(n=240, k=2, d=16, per_class=6, seed=3)
@@ -219,8 +220,8 @@ def test_ray_label_table_gives_the_same_labels(ray_cluster, tmp_path):
     rules = rules_file(tmp_path)
     common = dict(vectors=tmp_path / "X.npy", rules=rules, classes=ClassSpec(CLASSES, {}), finetune="off",
                   random_state=0)
-    r0 = label_table(tmp_path / "in.csv", tmp_path / "one.csv", **common)
-    r1 = label_table(tmp_path / "in.csv", tmp_path / "ray.csv", engine=ray_engine(block_rows=50), **common)
+    r0 = label_table(tmp_path / "in.csv", tmp_path / "one.csv", LabelOptions.of(**common))
+    r1 = label_table(tmp_path / "in.csv", tmp_path / "ray.csv", LabelOptions.of(**common), engine=ray_engine(block_rows=50))
     assert r1.method == r0.method
     np.testing.assert_array_equal(r1.labels, r0.labels)
     np.testing.assert_allclose(r1.confidence, r0.confidence, rtol=0, atol=1e-12)
@@ -236,12 +237,15 @@ def test_ray_core_extension_gives_the_same_labels(ray_cluster, monkeypatch, meth
     same blocks, the model sent once per worker (spreading extends by k-NN over its core)."""
     from fewlabels import pool_core
     from fewlabels.pipeline import label_arrays
+    from fewlabels.options import LabelOptions
+    from fewlabels.pool import Pool
 
     monkeypatch.setattr(pool_core, "EXTEND_BLOCK", 128)  # 500 rows past the core: 4 blocks
     b = make_blobs(n=800, k=3, d=16, per_class=5, seed=4)
     common = dict(method=method, core_size=300, random_state=0, fit_end_model=False)
-    r0 = label_arrays(b.X, b.y, b.classes, **common)
-    r1 = label_arrays(b.X, b.y, b.classes, engine=ray_engine(block_rows=64), **common)
+    r0 = label_arrays(Pool(X=b.X, y=b.y, classes=b.classes), LabelOptions.of(**common))
+    r1 = label_arrays(Pool(X=b.X, y=b.y, classes=b.classes),
+                      LabelOptions.of(**common), engine=ray_engine(block_rows=64))
     assert r0.report["core"]["rows"] == 300 and r1.method == r0.method
     np.testing.assert_array_equal(r1.labels, r0.labels)
     np.testing.assert_allclose(r1.proba, r0.proba, rtol=0, atol=1e-12)

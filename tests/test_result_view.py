@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from fewlabels import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 
 def _result(n=3000, k=3, n_labels=45):
@@ -15,7 +17,8 @@ def _result(n=3000, k=3, n_labels=45):
     X[:, :k] += 3 * np.eye(k)[c]
     y = np.full(n, -1)
     y[:n_labels] = c[:n_labels]
-    return label_arrays(X, y, ["alpha", "beta", "gamma <b>"], candidates=["logistic", "prototype"]), c
+    return label_arrays(Pool(X=X, y=y, classes=["alpha", "beta", "gamma <b>"]),
+                        LabelOptions.of(candidates=["logistic", "prototype"])), c
 
 
 def test_repr_is_short_and_names_method_estimate_and_counts():

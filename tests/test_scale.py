@@ -14,6 +14,8 @@ from fewlabels.graph import knn_graph, knn_search, normalize_rows
 from fewlabels.labelers import base as labelers_base
 from fewlabels.labelers.registry import make_labeler
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 from fewlabels.validation import check_X
 
 
@@ -100,7 +102,7 @@ def test_a_core_size_below_two_is_refused_by_name(bad):
     y = np.full(50, -1)
     y[:10] = y_true[:10]
     with pytest.raises(ConfigError, match=f"core_size={bad} is out of range"):
-        label_arrays(X, y, ["a", "b", "c", "d"], core_size=bad)
+        label_arrays(Pool(X=X, y=y, classes=["a", "b", "c", "d"]), LabelOptions.of(core_size=bad))
 
 
 @pytest.mark.parametrize("name", ["logistic", "prototype", "selftraining"])
@@ -124,8 +126,8 @@ def test_label_arrays_on_a_core_agrees_with_the_whole_pool():
     keep = rng.choice(len(y), 60, replace=False)
     y[keep] = y_true[keep]
     classes = ["a", "b", "c", "d"]
-    full = label_arrays(X, y, classes, core_size=None)
-    core = label_arrays(X, y, classes, core_size=800)
+    full = label_arrays(Pool(X=X, y=y, classes=classes), LabelOptions.of(core_size=None))
+    core = label_arrays(Pool(X=X, y=y, classes=classes), LabelOptions.of(core_size=800))
     rep = core.report["core"]
     assert rep["rows"] == 800 and rep["pool_rows"] == 2400
     assert "core" not in full.report
@@ -148,7 +150,7 @@ def test_core_extension_of_a_transductive_method_reports_its_neighbours(monkeypa
     y = np.full(len(y_true), -1)
     y[:30] = y_true[:30]
     monkeypatch.setattr(ann, "EXTEND_EXACT_PAIRS", 10_000)  # force the IVF extension at this size
-    r = label_arrays(X, y, ["a", "b", "c"], method="spreading", core_size=1000)
+    r = label_arrays(Pool(X=X, y=y, classes=["a", "b", "c"]), LabelOptions.of(method="spreading", core_size=1000))
     ext = r.report["core"]["extension"]
     assert ext["method"] == "ivf" and ext["recall"] >= 0.5
     assert np.mean(r.labels[30:] == y_true[30:]) > 0.9

@@ -18,6 +18,8 @@ import fewlabels
 from fewlabels.errors import InputError
 from fewlabels.estimator import EXPECTED_FAILED_CHECKS, FewLabelsClassifier
 from fewlabels.pipeline import label_arrays
+from fewlabels.options import LabelOptions
+from fewlabels.pool import Pool
 
 GOLDEN = Path(__file__).parent / "golden" / "inputs"
 
@@ -63,7 +65,7 @@ def test_fit_on_partly_labeled_names_gives_transduction_and_estimate(sms):
     assert clf.report_["method"] == clf.method_
     # the same run as label_arrays on the same codes
     codes = np.array([-1 if v is None else ["ham", "spam"].index(v) for v in y])
-    ref = label_arrays(X, codes, ["ham", "spam"], **FAST)
+    ref = label_arrays(Pool(X=X, y=codes, classes=["ham", "spam"]), LabelOptions.of(**FAST))
     np.testing.assert_array_equal(clf.transduction_, np.array(["ham", "spam"], dtype=object)[ref.labels])
     assert clf.predict(X[:5]).tolist() == clf.end_model_.predict(X[:5]).tolist()
     assert clf.score(X, truth) > 0.85

@@ -25,12 +25,12 @@ PACKAGE = "fewlabels"
 
 #: the layers, bottom first (ARCHITECTURE.md); a room may import its own layer and the ones below
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("_version.py", "errors.py", "validation.py", "classes.py", "calibrate.py", "pool.py", "ann.py", "threads.py",
+    ("ground", ("_version.py", "errors.py", "validation.py", "classes.py", "calibrate.py", "pool.py", "options.py", "ann.py", "threads.py",
                 "engine/")),
     ("files", ("io/", "outputs.py", "bags.py")),
     ("vectors", ("embed/", "graph.py")),
     ("methods", ("labelers/",)),
-    ("steps", ("select.py", "endmodel.py", "pool_core.py", "learning_curve.py", "zero_label_estimate.py",
+    ("steps", ("steps/", "select.py", "endmodel.py", "pool_core.py", "learning_curve.py", "zero_label_estimate.py",
                "text_vectors.py", "signals/", "result.py", "result_view.py", "report/", "plan.py", "audit.py", "honesty.py")),
     ("candidates", ("groups.py", "finetuned.py")),
     ("pipeline", ("pipeline.py",)),

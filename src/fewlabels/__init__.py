@@ -19,12 +19,14 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from ._version import __version__  # noqa: E402
 from .errors import FewLabelsError  # noqa: E402
 from .labelers import REGISTRY, make_labeler  # noqa: E402
+from .options import LabelOptions  # noqa: E402
 from .pipeline import label_arrays  # noqa: E402
+from .pool import Pool  # noqa: E402
 from .result import LabelResult  # noqa: E402
 from .signals import rule  # noqa: E402
 from .api import label  # noqa: E402
 from .estimator import FewLabelsClassifier  # noqa: E402
 
-__all__ = ["FewLabelsClassifier", "FewLabelsError", "LabelResult", "REGISTRY", "label", "label_arrays", "make_labeler",
-           "rule", "__version__"]
+__all__ = ["FewLabelsClassifier", "FewLabelsError", "LabelOptions", "LabelResult", "Pool", "REGISTRY", "label",
+           "label_arrays", "make_labeler", "rule", "__version__"]
 

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from .io import read_table, write_table
+from .options import LabelOptions
 from .pipeline import Progress, label_table
 
 
@@ -30,9 +31,10 @@ def run_demo(out_dir, *, n_labels: int = 50, random_state: int = 0, cache=None,
     given = np.where(keep, truth, "")
     inp = table.set_column(table.column_names.index("label"), "label", pa.array(given.tolist(), pa.string()))
     write_table(inp, out_dir / "input.csv")
-    result = label_table(out_dir / "input.csv", out_dir / "labeled.csv", text_column="text", label_column="label",
-                         report_path=out_dir / "report.json", cache=cache, random_state=random_state,
-                         progress=progress, finetune="off")  # the demo stays a quick frozen-encoder run
+    options = LabelOptions.of(text_column="text", label_column="label", report_path=out_dir / "report.json",
+                              cache=cache, random_state=random_state,
+                              finetune="off")  # the demo stays a quick frozen-encoder run
+    result = label_table(out_dir / "input.csv", out_dir / "labeled.csv", options, progress=progress)
     names = np.asarray(result.report["classes"], dtype=object)
     predicted = names[result.labels]
     unl = ~keep

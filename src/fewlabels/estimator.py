@@ -144,7 +144,9 @@ class FewLabelsClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        from .options import LabelOptions
         from .pipeline import label_arrays
+        from .pool import Pool
 
         texts = _texts(X)
         if texts is None:
@@ -162,9 +164,9 @@ class FewLabelsClassifier(ClassifierMixin, BaseEstimator):
             from .pipeline import embed_classes
 
             C = embed_classes(names, None, encoder, cache)
-        result = label_arrays(V, y_codes, names, class_embeddings=C, method=self.method, candidates=self.candidates,
-                              n_splits=self.n_splits, n_neighbors=self.n_neighbors, random_state=self.random_state,
-                              core_size=self.core_size)
+        options = LabelOptions.of(method=self.method, candidates=self.candidates, n_splits=self.n_splits,
+                                  n_neighbors=self.n_neighbors, random_state=self.random_state, core_size=self.core_size)
+        result = label_arrays(Pool(X=V, y=y_codes, classes=names, class_embeddings=C), options)
         self.encoder_dir_ = None
         if texts is not None and self.finetune != "off":
             result = self._finetune(result, V, y_codes, names, texts, C, encoder, cache)

@@ -26,11 +26,14 @@ from typing import Callable
 
 import numpy as np
 
-from .labelers.registry import labeler_input
+from .labelers.registry import as_pool, labeler_input
+from .options import CORE_SIZE as _CORE_SIZE
+from .pool import Pool
 from .validation import check_in_range
 
 #: rows above which the pipeline works on a core: the full choice on 20,000 rows takes about 30 s on 2 cores
-CORE_SIZE = 20_000
+#: (defined with the run's settings, :mod:`fewlabels.options`)
+CORE_SIZE = _CORE_SIZE
 #: rows labeled per block when the fitted method extends to the rest of the pool
 EXTEND_BLOCK = 65_536
 
@@ -51,25 +54,27 @@ def core_rows(y: np.ndarray, core_size: int | None, random_state: int | None = 0
     return np.union1d(lab, sample)
 
 
-def extend_to_pool(model, name: str, X: np.ndarray, core: np.ndarray, P_core: np.ndarray, context: dict,
+def extend_to_pool(model, name: str, X: np.ndarray, core: np.ndarray, P_core: np.ndarray, context: Pool | dict,
                    progress: Callable[[int, int], None] | None = None, engine=None) -> np.ndarray:
     """(n, k) probabilities for the whole pool: ``P_core`` on the core rows, and the fitted
-    ``model``'s ``predict_proba`` on the other rows, block by block (``context["votes"]``
-    must hold the full pool's votes for methods fitted on them). With an ``engine``
+    ``model``'s ``predict_proba`` on the other rows, block by block (``context``, a
+    :class:`~fewlabels.pool.Pool` or a dict of its fields: its ``votes`` must be the full
+    pool's for methods fitted on them). With an ``engine``
     (:mod:`fewlabels.engine`) the same blocks run on its workers."""
     n = X.shape[0]
     P = np.empty((n, P_core.shape[1]), dtype=np.float64)
     P[core] = P_core
     rest = np.setdiff1d(np.arange(n), core, assume_unique=True)
     blocks = [rest[s:s + EXTEND_BLOCK] for s in range(0, len(rest), EXTEND_BLOCK)]
-    votes = context.get("votes")
+    context = as_pool(context)
+    votes = context.votes
     if engine is not None:
         from .engine.ops import labeler_blocks
 
         parts = labeler_blocks(engine, model, name, X, blocks, votes=votes)
     else:
         parts = (model.predict_proba(labeler_input(name, np.ascontiguousarray(X[rows]),
-                                                   dict(context, votes=None if votes is None else votes[rows])))
+                                                   context.replace(votes=None if votes is None else votes[rows])))
                  for rows in blocks)
     done = 0
     for rows, P_block in zip(blocks, parts):

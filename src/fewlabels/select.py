@@ -23,7 +23,8 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from .errors import InputError
-from .labelers.registry import get_labeler_class, labeler_input, make_labeler
+from .pool import Pool
+from .labelers.registry import as_pool, build_labeler, get_labeler_class, labeler_input
 from .labelers.stacking import cross_fitted_stack, fit_stack_weights
 
 
@@ -121,21 +122,23 @@ def _tick_folds(fold_of, tick) -> None:
             tick()
 
 
-def cross_val_proba(name: str, X: np.ndarray, y: np.ndarray, fold_of: np.ndarray, context: dict,
+def cross_val_proba(name: str, X: np.ndarray, y: np.ndarray, fold_of: np.ndarray, context: Pool | dict,
                     tick: Callable[[], None] | None = None) -> np.ndarray:
     """Out-of-fold probabilities of method ``name`` for the labeled rows, shape (n_labeled, k).
 
+    ``context``: the :class:`~fewlabels.pool.Pool` the method reads (or a dict of its fields).
     ``tick()`` is called after each fold.
     """
     lab = np.flatnonzero(y >= 0)
-    k = context["n_classes"]
+    context = as_pool(context)
+    k = context.n_classes
     oof = np.zeros((len(lab), k))
     for f in np.unique(fold_of):
         hide = lab[fold_of == f]
         y_f = y.copy()
         y_f[hide] = -1
         X_in = labeler_input(name, X, context)
-        model = make_labeler(name, **context).fit(X_in, y_f)
+        model = build_labeler(name, context).fit(X_in, y_f)
         oof[fold_of == f] = model.predict_proba(X_in)[hide]
         if tick:
             tick()
@@ -156,7 +159,7 @@ def clearly_better(correct_a: np.ndarray, correct_b: np.ndarray) -> bool:
     return bool(diff.mean() > diff.std(ddof=1) / np.sqrt(len(diff)) * (1 + 1e-9))
 
 
-def select_labeler(X: np.ndarray, y: np.ndarray, candidates: list[str], context: dict, *,
+def select_labeler(X: np.ndarray, y: np.ndarray, candidates: list[str], context: Pool | dict, *,
                    n_splits: int = 5, random_state: int | None = 0, prefer: str | Sequence[str] | None = None,
                    progress: Callable[[int, int], None] | None = None) -> Selection:
     """Score each candidate out of fold and pick the most accurate (ties: earlier in list).

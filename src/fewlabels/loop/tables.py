@@ -131,19 +131,21 @@ def suggest_table(input_path, out_path, *, n: int = 50, random_state=0, progress
 
 def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, html_path=None,
                      issue_method: str = "noise_estimate", suggest_n: int = 20, text_column=None, label_column=None,
-                     report_path=None, progress=None, audit=None, **label_options):
+                     report_path=None, progress=None, engine=None, audit=None, **label_options):
     """``pipeline.label_table`` with the store's labels merged into the given ones, a
     ``fewlabels_suspect`` column and ``label_issues`` in the report, and an optional HTML
     report. Audit labels (the ``audit`` file and the store's source ``audit``) only measure:
     the report's estimate becomes the verified one (:mod:`fewlabels.loop.audit_table`).
+    ``label_options``: the run's settings as keywords (:meth:`fewlabels.options.LabelOptions.of`).
     Returns the LabelResult."""
     import pyarrow as pa
 
     from ..io import read_table
+    from ..options import LabelOptions
     from ..pipeline import check_outputs, label_table
     from .label_issues import selection_label_issues, selection_view
 
-    opts = label_options
+    opts = dict(label_options)
     check_outputs(input_path, out_path=out_path, report_path=report_path, html=html_path,
                   save_model=opts.get("save_model"),
                   reads={"--rules": opts.get("rules"), "--vectors": opts.get("vectors"),
@@ -222,15 +224,15 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
 
     # one commit for every output (table, model, report, HTML): a failure anywhere changes none
     with Outputs() as outs:
-        result = label_table(input_path, out_path, text_column=text_column, label_column=label_column,
-                             report_path=None, progress=progress, given=given, extra_columns=add_suspects,
-                             outputs=outs, **label_options)
+        options = LabelOptions.of(**{**opts, "text_column": text_column, "label_column": label_column,
+                                     "report_path": None, "given": given, "extra_columns": add_suspects})
+        result = label_table(input_path, out_path, options, progress=progress, engine=engine, outputs=outs)
         names = result.report.get("classes") or []
         if audit_rows is not None:
             from .audit_table import apply_audit
 
             apply_audit(result, extras["y"], audit_labels, audit_rows,
-                        names + (["unknown"] if label_options.get("unknown") else []))
+                        names + (["unknown"] if opts.get("unknown") else []))
         empty = [c for c, v in (result.report.get("class_counts") or {}).get("labeled", {}).items() if v == 0]
         if empty:  # kept in every output with a count of 0, never dropped: say so
             result.warnings.append(f"{len(empty)} class(es) have no row in the output ({', '.join(empty[:10])}"
@@ -242,7 +244,7 @@ def label_with_store(input_path, out_path, *, labels_db=None, id_column=None, ht
         if report_path is not None:
             outs.json(result.report, report_path, "--report")
         if html_path is not None:
-            _write_html(result, html_path, input_path, extras, texts, suggest_n, label_options, text_column,
+            _write_html(result, html_path, input_path, extras, texts, suggest_n, opts, text_column,
                         label_column, id_column, labels_db, outs)
     return result
 
