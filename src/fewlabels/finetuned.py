@@ -222,7 +222,7 @@ def decide(mode: str, *, frozen_report: dict, texts, encoder, n_rows: int, n_lab
 
     "auto" decides from the table and the labels only: texts and a sentence-transformers
     encoder, at least :data:`MIN_AUTO_LABELS` given labels of two classes, a frozen estimate
-    that leaves room (at most :data:`ROOM`), and planned work (:func:`planned_seconds`) within
+    that leaves room (its 95% interval's low end at most :data:`ROOM`), and planned work (:func:`planned_seconds`) within
     ``time_budget``: a cap on the work, on the reference machine, not a stopwatch.
     """
     if mode not in MODES:
