@@ -193,23 +193,6 @@ def fold_candidates(texts: Sequence[str], y: np.ndarray, X: np.ndarray, anchors,
     return oof, records, {n: np.concatenate(v) for n, v in pool_proba.items()}
 
 
-def mean_chars(texts: Sequence[str], sample: int = 2000) -> float:
-    """Mean length in characters of (an evenly spaced sample of at most ``sample`` of) the texts."""
-    if not len(texts):
-        return 0.0
-    step = max(1, len(texts) // sample)
-    return float(np.mean([len(t) for t in texts[::step]]))
-
-
-def planned_seconds(params: FineTuneParams, n_rows: int, n_labeled: int, texts: Sequence[str]) -> float:
-    """Predicted seconds of fine-tuning on the 2-core reference machine, from the sizes and the
-    texts' mean length alone (:func:`fewlabels.plan.finetune_stages`): never a live timing,
-    so the same table and labels give the same decision on a busy machine and a quiet one."""
-    from .plan import finetune_stages
-
-    return float(sum(s for _, s, _ in finetune_stages(params, n_rows, n_labeled, mean_chars(texts))))
-
-
 #: what fine-tuning gained where it was measured (BENCHMARKS.md section 8, 100 labels, 3 seeds)
 EXPECTED_GAIN = ("on the six shared benchmark sets (100 labels) fine-tuning added 0 to +19 points of test "
                  "accuracy over the frozen encoder, +6.7 on average; what it gains on this table is not known "
@@ -222,7 +205,7 @@ def decide(mode: str, *, frozen_report: dict, texts, encoder, n_rows: int, n_lab
 
     "auto" decides from the table and the labels only: texts and a sentence-transformers
     encoder, at least :data:`MIN_AUTO_LABELS` given labels of two classes, a frozen estimate
-    that leaves room (its 95% interval's low end at most :data:`ROOM`), and planned work (:func:`planned_seconds`) within
+    that leaves room (its 95% interval's low end at most :data:`ROOM`), and planned work (:func:`fewlabels.plan.finetune_seconds`, the figure ``--dry-run`` shows) within
     ``time_budget``: a cap on the work, on the reference machine, not a stopwatch.
     """
     if mode not in MODES:
@@ -239,7 +222,9 @@ def decide(mode: str, *, frozen_report: dict, texts, encoder, n_rows: int, n_lab
             raise ConfigError(f"--finetune {mode} needs at least two given labels of two classes (the fine-tuned "
                               "candidate is scored on held-out labels); label more rows or use --finetune off")
         return False, "too few given labels to score a fine-tuned encoder", None
-    est = planned_seconds(params, n_rows, n_labeled, texts)
+    from .plan import finetune_seconds
+
+    est = finetune_seconds(params, n_rows, n_labeled, texts)
     if mode in ("on", "always"):
         return True, f"--finetune {mode}", est
     est_frozen = frozen_report.get("estimated_accuracy") or {}

@@ -86,6 +86,20 @@ def finetune_stages(params, n_rows: int, n_labels: int, mean_chars: float) -> li
             ("reembed", n_rows * t, f"{n_rows:,} rows with the fine-tuned encoder")]
 
 
+def mean_chars(texts, sample: int = 2000) -> float:
+    """Mean length in characters of (an evenly spaced sample of at most ``sample`` of) the texts."""
+    if not len(texts):
+        return 0.0
+    step = max(1, len(texts) // sample)
+    return float(sum(len(t) for t in texts[::step]) / len(texts[::step]))
+
+
+def finetune_seconds(params, n_rows: int, n_labels: int, texts) -> float:
+    """Predicted seconds of all of :func:`finetune_stages` for these texts: the one figure both
+    ``--dry-run`` and the run's "auto" decision (:func:`fewlabels.finetuned.decide`) read."""
+    return float(sum(s for _, s, _ in finetune_stages(params, n_rows, n_labels, mean_chars(texts))))
+
+
 def plan(n_rows: int, *, n_labels: int, n_classes: int, dims: int = 384, encode_rows: int = 0,
          backend: str = "torch", core_size: int | None = CORE_SIZE, end_model: bool = True,
          mean_chars: float | None = None, finetune=None) -> Plan:
@@ -155,7 +169,7 @@ def plan_table(input_path, *, text_column: str | None = None, label_column: str 
             dims = int(np.load(vectors, mmap_mode="r").shape[1])
         except (OSError, ValueError, IndexError) as exc:
             raise InputError(f"{vectors}: cannot read a 2-D .npy of vectors ({exc})") from exc
-    mean_chars, ft = None, None
+    chars, ft = None, None
     if vectors is None and vectors_column is None:
         from .embed.finetune import MIN_AUTO_LABELS, FineTuneParams
 
@@ -163,11 +177,10 @@ def plan_table(input_path, *, text_column: str | None = None, label_column: str 
         require_column(table, column, input_path, "--text-column")
         texts = read_texts(table, column, input_path)
         encode_rows = len(set(texts))
-        mean_chars = float(np.mean([len(t) for t in texts])) if texts else 0.0
+        chars = mean_chars(texts)
         params = finetune_params or FineTuneParams()
         if finetune in ("on", "always") or (finetune == "auto" and n_labels >= MIN_AUTO_LABELS and len(seen) >= 2
-                                             and sum(s for _, s, _ in finetune_stages(params, n, n_labels, mean_chars))
-                                             <= time_budget):
+                                             and finetune_seconds(params, n, n_labels, texts) <= time_budget):
             ft = params
     return plan(n, n_labels=n_labels, n_classes=max(n_classes, 2), dims=dims, encode_rows=encode_rows,
-                backend=backend, core_size=core_size, mean_chars=mean_chars, finetune=ft)
+                backend=backend, core_size=core_size, mean_chars=chars, finetune=ft)
