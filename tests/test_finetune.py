@@ -266,6 +266,9 @@ def test_auto_decides_from_the_table_and_the_labels_only():
     # longer texts cost more to train on and to embed
     longer = decide("auto", n_rows=2000, **{**common, "texts": [t * 5 for t in texts]})[2]
     assert longer > planned
+    # a little over the budget: the budget caps the work, the steps are cut to fit it
+    use, why, cut = decide("auto", n_rows=2000, **{**common, "time_budget": 0.85 * planned})
+    assert use and "cut to" in why and cut <= 0.85 * planned
 
 
 def _selection(right_frozen: np.ndarray):

@@ -215,7 +215,8 @@ def label(
                                  "planned work fits --time-budget; decided from the table and the labels, never from "
                                  "a live timing), 'on' or 'off'."),
     time_budget: float = typer.Option(300.0, min=0, help="Cap on the fine-tuning work 'auto' may plan, in seconds on "
-                                      "a 2-core laptop (planned from the table's size, not a stopwatch)."),
+                                      "a 2-core laptop (planned from the table's size, not a stopwatch); over it, "
+                                      "the training steps are cut to fit, to half at least."),
     labels_db: Optional[Path] = typer.Option(None, help="Label store (SQLite, from `fewlabels review` or "
                                              "`fewlabels labels import`); its labels join the given ones and win "
                                              "a conflict, which is reported."),

@@ -222,7 +222,7 @@ def decide(mode: str, *, frozen_report: dict, texts, encoder, n_rows: int, n_lab
             raise ConfigError(f"--finetune {mode} needs at least two given labels of two classes (the fine-tuned "
                               "candidate is scored on held-out labels); label more rows or use --finetune off")
         return False, "too few given labels to score a fine-tuned encoder", None
-    from .plan import finetune_seconds
+    from .plan import MIN_STEP_SHARE, finetune_seconds, fit_to_budget
 
     est = finetune_seconds(params, n_rows, n_labeled, texts)
     if mode in ("on", "always"):
@@ -235,9 +235,15 @@ def decide(mode: str, *, frozen_report: dict, texts, encoder, n_rows: int, n_lab
         return False, f"frozen estimate's 95% low end {frozen:.3f} > {ROOM}: no room to gain", est
     if n_labeled < MIN_AUTO_LABELS:
         return False, f"{n_labeled} given labels < {MIN_AUTO_LABELS}: too few to train an encoder on", est
-    if est > time_budget:
-        return False, (f"planned {est:.0f} s > --time-budget {time_budget:.0f} s (planned work on a 2-core "
-                       "laptop, not a stopwatch)"), est
+    fitted, share = fit_to_budget(params, n_rows, n_labeled, texts, time_budget)
+    if fitted is None:
+        return False, (f"planned {est:.0f} s > --time-budget {time_budget:.0f} s even with the training steps cut "
+                       f"to {MIN_STEP_SHARE:.0%} (planned work on a 2-core laptop, not a stopwatch)"), est
+    if share < 1:
+        cut = finetune_seconds(fitted, n_rows, n_labeled, texts)
+        return True, (f"{n_labeled} given labels; planned {est:.0f} s > --time-budget {time_budget:.0f} s, so the "
+                      f"training steps are cut to {share:.0%} ({fitted.fold_steps} per fold encoder, {fitted.steps} "
+                      f"final): planned {cut:.0f} s"), cut
     return True, f"{n_labeled} given labels; planned {est:.0f} s <= --time-budget {time_budget:.0f} s", est
 
 
@@ -308,6 +314,10 @@ def maybe_finetune(frozen, X, y, classes, texts, *, class_embeddings=None, mode:
     use, why, est = decide(mode, frozen_report=frozen.report, texts=texts, encoder=encoder, n_rows=len(y),
                            n_labeled=len(lab), params=params, time_budget=time_budget,
                            can_cross_validate=sel is not None)
+    if use and mode == "auto":  # the budget caps the work: the steps "auto" planned with (decide)
+        from .plan import fit_to_budget
+
+        params = fit_to_budget(params, len(y), len(lab), texts, time_budget)[0] or params
     info = {"mode": mode, "used": False, "reason": why, "estimated_seconds": est, "device": device() if use else None,
             "expected_gain": EXPECTED_GAIN}
     if not use:

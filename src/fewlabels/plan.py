@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .pool_core import CORE_SIZE
 
 #: texts per second on the reference machine, by encoder backend (BENCHMARKS.md)
@@ -28,12 +30,22 @@ SELECT_S_AT_20K = 12.0
 #: seconds per million rows to label outside the core (ensemble: five methods, one k-NN search;
 #: section 11, quiet: 39.7 s for 980,000 rows)
 EXTEND_S_PER_M = 40.0
-#: seconds of one encoder forward pass per text on the reference machine (torch, 2 threads):
-#: a fixed part plus a part per character of the text (capped where max_seq_length cuts it).
-#: From the quiet runs of BENCHMARKS.md section 8: a training step of 32 texts (forward and
-#: backward, about 3 forwards) took 0.41 s on TREC (50 characters a text) and 0.6-0.8 s on
-#: emotion (97); the frozen embedding, about 250 short texts/s, fits the same line.
-TEXT_S_FIXED, TEXT_S_PER_CHAR, MAX_CHARS = 2.2e-3, 4.5e-5, 600
+#: seconds of one encoder forward pass per text on the reference machine (torch, 2 threads): a
+#: fixed part plus a part per token (:mod:`fewlabels.embed.token_lengths`). Fitted on the
+#: per-stage timings of BENCHMARKS.md §14 (six datasets, 2,000-row pools): re-embedding 2,000
+#: rows took 6 s on trec (13 tokens a text) to 15 s on ag_news (41); a training step of 32
+#: texts (forward and backward, about 3 passes, padded to the batch's longest text) 0.37-0.49 s
+#: on trec (longest of a batch: 25 tokens) to 1.6-2.3 s on youtube_spam (119). Characters, the
+#: earlier unit, put sms_spam and youtube_spam 3x too low: a step costs the batch's longest
+#: text, and an SMS holds more tokens per character than a question.
+TEXT_S_FIXED, TEXT_S_PER_TOKEN = 1.0e-3, 1.5e-4
+#: tokens the frozen encoder keeps per text (all-MiniLM-L6-v2's max_seq_length)
+EMBED_MAX_TOKENS = 256
+#: tokens of a short text, when the texts are not known
+SHORT_TEXT_TOKENS = 14.0
+#: the least share of the fine-tuning steps worth running: when the planned work exceeds
+#: --time-budget, the steps are cut to fit it, but not below this share (then it is skipped)
+MIN_STEP_SHARE = 0.5
 #: seconds to start the process and load the encoder (torch, sentence-transformers)
 STARTUP_S = 8.0
 #: fixed memory of the process with numpy, scipy, sklearn and faiss loaded (GB); torch adds more,
@@ -64,56 +76,90 @@ class Plan:
                 "stages": [{"stage": a, "seconds": round(b, 1), "note": c} for a, b, c in self.stages]}
 
 
-def text_seconds(mean_chars: float, backend: str = "torch") -> float:
-    """Predicted seconds of one encoder forward pass per text of ``mean_chars`` characters."""
-    torch_s = TEXT_S_FIXED + TEXT_S_PER_CHAR * min(max(float(mean_chars), 0.0), MAX_CHARS)
+def text_seconds(tokens: float, backend: str = "torch") -> float:
+    """Predicted seconds of one encoder forward pass over a text of ``tokens`` tokens."""
+    torch_s = TEXT_S_FIXED + TEXT_S_PER_TOKEN * max(float(tokens), 0.0)
     return torch_s * ENCODE_RATE["torch"] / ENCODE_RATE.get(backend, ENCODE_RATE["torch"])
 
 
-def finetune_stages(params, n_rows: int, n_labels: int, mean_chars: float) -> list[tuple[str, float, str]]:
+def _counts(texts_or_counts) -> np.ndarray:
+    """Token counts: given as numbers, or counted from texts; a short text when there are none."""
+    if texts_or_counts is None:
+        return np.array([SHORT_TEXT_TOKENS])
+    if isinstance(texts_or_counts, np.ndarray) and texts_or_counts.dtype.kind in "fiu":
+        return texts_or_counts
+    from .embed.token_lengths import token_counts
+
+    counts = token_counts(texts_or_counts)
+    return counts if len(counts) else np.array([SHORT_TEXT_TOKENS])
+
+
+def finetune_stages(params, n_rows: int, n_labels: int, texts_or_counts) -> list[tuple[str, float, str]]:
     """Predicted stages of fine-tuning (:mod:`fewlabels.finetuned`) with ``params`` (a
     :class:`~fewlabels.embed.finetune.FineTuneParams`): the fold encoders (training, and
-    re-embedding each fold's sub-pool), the final encoder, re-embedding the pool. A training
-    step of B texts costs about 3 forward passes of them (forward and backward)."""
-    t = text_seconds(mean_chars)
+    re-embedding each fold's sub-pool), the final encoder, re-embedding the pool.
+
+    A training step of B texts costs about 3 forward passes of B texts as long as the
+    batch's longest (:func:`~fewlabels.embed.token_lengths.expected_batch_max`); embedding
+    costs the mean length. ``texts_or_counts``: the texts, or their token counts."""
+    from .embed.token_lengths import expected_batch_max, mean_tokens
+
+    counts = _counts(texts_or_counts)
     b = params.batch_size()
+    t_train = text_seconds(expected_batch_max(counts, b, params.max_seq_length))
+    t_embed = text_seconds(mean_tokens(counts, params.max_seq_length))
     fold_steps, steps = params.capped_steps(params.fold_steps), params.capped_steps(params.steps)
     sub = min(params.sub_pool, max(n_rows - n_labels, 0)) + n_labels
-    folds = params.n_splits * (fold_steps * b * 3 + sub) * t + params.n_splits * 2.0  # + loading, methods
+    folds = params.n_splits * (fold_steps * b * 3 * t_train + sub * t_embed + 2.0)  # + loading, methods
     return [("ft-folds", folds, f"{params.n_splits} fold encoders x {fold_steps} steps of {b} texts, "
              f"each re-embedding {sub:,} rows"),
-            ("finetune", steps * b * 3 * t + 2.0, f"final encoder, {steps} steps of {b} texts"),
-            ("reembed", n_rows * t, f"{n_rows:,} rows with the fine-tuned encoder")]
+            ("finetune", steps * b * 3 * t_train + 2.0, f"final encoder, {steps} steps of {b} texts"),
+            ("reembed", n_rows * t_embed, f"{n_rows:,} rows with the fine-tuned encoder")]
 
 
-def mean_chars(texts, sample: int = 2000) -> float:
-    """Mean length in characters of (an evenly spaced sample of at most ``sample`` of) the texts."""
-    if not len(texts):
-        return 0.0
-    step = max(1, len(texts) // sample)
-    return float(sum(len(t) for t in texts[::step]) / len(texts[::step]))
+def finetune_seconds(params, n_rows: int, n_labels: int, texts_or_counts) -> float:
+    """Predicted seconds of all of :func:`finetune_stages`: the one figure both ``--dry-run``
+    and the run's "auto" decision (:func:`fewlabels.finetuned.decide`) read."""
+    return float(sum(s for _, s, _ in finetune_stages(params, n_rows, n_labels, _counts(texts_or_counts))))
 
 
-def finetune_seconds(params, n_rows: int, n_labels: int, texts) -> float:
-    """Predicted seconds of all of :func:`finetune_stages` for these texts: the one figure both
-    ``--dry-run`` and the run's "auto" decision (:func:`fewlabels.finetuned.decide`) read."""
-    return float(sum(s for _, s, _ in finetune_stages(params, n_rows, n_labels, mean_chars(texts))))
+def fit_to_budget(params, n_rows: int, n_labels: int, texts_or_counts, time_budget: float):
+    """``params`` with its training steps cut so that the planned fine-tuning fits ``time_budget``.
+
+    The budget caps the work: the fold encoders' and the final encoder's steps shrink by one
+    share f (re-embedding does not shrink), to at least :data:`MIN_STEP_SHARE` of them.
+    Returns ``(params, f)``: the same params and f = 1 when they fit, None and the share that
+    would have been needed when even the least share does not fit.
+    """
+    from dataclasses import replace
+
+    counts = _counts(texts_or_counts)
+    planned = finetune_seconds(params, n_rows, n_labels, counts)
+    if planned <= time_budget:
+        return params, 1.0
+    fixed = finetune_seconds(replace(params, steps=0, fold_steps=0), n_rows, n_labels, counts)
+    share = (time_budget - fixed) / max(planned - fixed, 1e-9)
+    if share < MIN_STEP_SHARE:
+        return None, max(share, 0.0)
+    return replace(params, steps=int(params.steps * share), fold_steps=int(params.fold_steps * share)), share
 
 
 def plan(n_rows: int, *, n_labels: int, n_classes: int, dims: int = 384, encode_rows: int = 0,
          backend: str = "torch", core_size: int | None = CORE_SIZE, end_model: bool = True,
-         mean_chars: float | None = None, finetune=None) -> Plan:
+         token_counts=None, finetune=None) -> Plan:
     """Predicted stages, seconds and peak memory of labeling ``n_rows`` rows.
 
-    ``mean_chars``: mean length of the texts (default: a short text). ``finetune``: the
+    ``token_counts``: tokens per text of (a sample of) the texts (default: a short text). ``finetune``: the
     :class:`~fewlabels.embed.finetune.FineTuneParams` of a run that fine-tunes, or None."""
     m = n_rows if core_size is None or n_rows <= core_size else core_size
     p = Plan(n_rows, n_labels, n_classes, dims, m)
     scale = max(n_classes, 2) / 20
     if encode_rows:
         p.stages.append(("start", STARTUP_S, "start, load the encoder"))
-        chars = 40.0 if mean_chars is None else mean_chars
-        p.stages.append(("embed", encode_rows * text_seconds(chars, backend),
+        from .embed.token_lengths import mean_tokens
+
+        tokens = mean_tokens(_counts(token_counts), EMBED_MAX_TOKENS)
+        p.stages.append(("embed", encode_rows * text_seconds(tokens, backend),
                          f"{encode_rows:,} distinct texts, {backend} (cached ones are skipped)"))
     p.stages.append(("graph", m * m * dims / FLOPS + 0.5, f"exact 10-NN graph of {m:,} rows"))
     if n_labels >= 2:
@@ -125,7 +171,7 @@ def plan(n_rows: int, *, n_labels: int, n_classes: int, dims: int = 384, encode_
         p.stages.append(("extend", EXTEND_S_PER_M * (n_rows - m) / 1e6 * scale,
                          f"{n_rows - m:,} rows outside the core, in blocks"))
     if finetune is not None:
-        p.stages.extend(finetune_stages(finetune, n_rows, n_labels, 40.0 if mean_chars is None else mean_chars))
+        p.stages.extend(finetune_stages(finetune, n_rows, n_labels, _counts(token_counts)))
     if end_model:
         p.stages.append(("end_model", 1e-4 * m * scale + n_rows * dims * n_classes / FLOPS, "logistic regression"))
     x_gb = n_rows * dims * 4 / 1e9
@@ -147,7 +193,6 @@ def plan_table(input_path, *, text_column: str | None = None, label_column: str 
     ``MIN_AUTO_LABELS`` given labels and planned work within ``time_budget``: the rule of
     :func:`fewlabels.finetuned.decide`, which also skips when the frozen estimate leaves no
     room, a figure only the run knows), the fine-tuning stages are in the plan."""
-    import numpy as np
 
     from .errors import InputError
     from .io import read_table, require_column, text_column as read_texts
@@ -169,7 +214,7 @@ def plan_table(input_path, *, text_column: str | None = None, label_column: str 
             dims = int(np.load(vectors, mmap_mode="r").shape[1])
         except (OSError, ValueError, IndexError) as exc:
             raise InputError(f"{vectors}: cannot read a 2-D .npy of vectors ({exc})") from exc
-    chars, ft = None, None
+    counts, ft = None, None
     if vectors is None and vectors_column is None:
         from .embed.finetune import MIN_AUTO_LABELS, FineTuneParams
 
@@ -177,10 +222,11 @@ def plan_table(input_path, *, text_column: str | None = None, label_column: str 
         require_column(table, column, input_path, "--text-column")
         texts = read_texts(table, column, input_path)
         encode_rows = len(set(texts))
-        chars = mean_chars(texts)
+        counts = _counts(texts)
         params = finetune_params or FineTuneParams()
-        if finetune in ("on", "always") or (finetune == "auto" and n_labels >= MIN_AUTO_LABELS and len(seen) >= 2
-                                             and finetune_seconds(params, n, n_labels, texts) <= time_budget):
+        if finetune in ("on", "always"):
             ft = params
+        elif finetune == "auto" and n_labels >= MIN_AUTO_LABELS and len(seen) >= 2:
+            ft, _ = fit_to_budget(params, n, n_labels, counts, time_budget)
     return plan(n, n_labels=n_labels, n_classes=max(n_classes, 2), dims=dims, encode_rows=encode_rows,
-                backend=backend, core_size=core_size, mean_chars=chars, finetune=ft)
+                backend=backend, core_size=core_size, token_counts=counts, finetune=ft)
